@@ -1,0 +1,9 @@
+"""``python -m aisec``."""
+
+from __future__ import annotations
+
+import sys
+
+from aisec._cli import main
+
+sys.exit(main())

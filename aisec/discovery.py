@@ -1,0 +1,188 @@
+"""Find the files to scan, identify each by content, and describe it as an ``Artifact`` (no parsing)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aisec.limits import Limits
+from aisec.model import Artifact, ArtifactKind, ScanError
+from aisec.sniff import SNIFF_BYTES, declared_kind, sniff
+
+SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+"""Folders never descended into (version control and caches)."""
+
+HASH_CHUNK = 4 * 1024 * 1024
+MODEL_KINDS = frozenset({
+    ArtifactKind.PICKLE, ArtifactKind.PYTORCH_ZIP, ArtifactKind.TORCHSCRIPT_ZIP, ArtifactKind.KERAS_ZIP,
+    ArtifactKind.NPZ, ArtifactKind.HDF5, ArtifactKind.GGUF, ArtifactKind.SAFETENSORS, ArtifactKind.ONNX,
+    ArtifactKind.TF_SAVEDMODEL, ArtifactKind.PROTOBUF, ArtifactKind.NPY, ArtifactKind.SIGNATURE,
+})
+"""Kinds whose presence makes the containing folder a model folder."""
+MODEL_FOLDER_FILES = frozenset({"config.json", "tokenizer_config.json", "model.sig", "chat_template.json"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Discovered:
+    """An artifact plus where it lives on disk."""
+
+    artifact: Artifact
+    fs_path: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class Discovery:
+    """Everything found under the targets, and what could not be read."""
+
+    items: tuple[Discovered, ...]
+    errors: tuple[ScanError, ...]
+
+
+def display_root(target: Path) -> Path:
+    """The folder report paths are relative to: the working directory when the target is inside it."""
+    cwd = Path.cwd().resolve()
+    resolved = target.resolve()
+    if resolved == cwd or cwd in resolved.parents:
+        return cwd
+    return resolved.parent if resolved.is_file() else resolved
+
+
+def discover(targets: Sequence[str | Path], limits: Limits) -> Discovery:
+    """Walk every target; never follow a symlink out of the target it was found under."""
+    items: dict[str, Discovered] = {}
+    errors: list[ScanError] = []
+    for target in targets:
+        path = Path(target)
+        if not path.exists() and not path.is_symlink():
+            errors.append(ScanError(path=str(target), reason="not-found", message="path does not exist"))
+            continue
+        root = display_root(path)
+        scope = path.resolve() if path.is_dir() else path.resolve().parent
+        for fs_path in _walk(path, scope, root, errors, limits):
+            rel = _relative(fs_path, root)
+            if rel in items:
+                continue
+            try:
+                items[rel] = Discovered(artifact=describe(fs_path, rel, limits), fs_path=fs_path)
+            except OSError as exc:
+                errors.append(ScanError(path=rel, reason="io", message=f"cannot read: {exc.strerror or exc}"))
+        if path.is_dir():
+            for folder in _model_folders(items, scope, root):
+                items.setdefault(folder.artifact.path, folder)
+    ordered = tuple(items[k] for k in sorted(items))
+    return Discovery(items=ordered, errors=tuple(sorted(errors, key=lambda e: (e.path, e.reason))))
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        rel = path.absolute().relative_to(root)
+    except ValueError:
+        rel = Path(os.path.relpath(path.absolute(), root))
+    text = rel.as_posix()
+    return text if text not in ("", ".") else path.name
+
+
+def _walk(path: Path, scope: Path, root: Path, errors: list[ScanError], limits: Limits) -> Iterator[Path]:
+    count = 0
+    if not path.is_dir() or path.is_symlink() and not _inside(path.resolve(), scope):
+        candidates: Iterator[Path] = iter([path])
+    else:
+        candidates = _files_below(path, errors, root)
+    for candidate in candidates:
+        if candidate.is_symlink():
+            target = candidate.resolve()
+            if not _inside(target, scope):
+                errors.append(ScanError(path=_relative(candidate, root), reason="symlink",
+                                        message=f"symlink points outside the scanned folder ({target}); "
+                                                "not followed"))
+                continue
+            if target.is_dir():
+                continue  # its contents are scanned where they really live inside the scope
+        try:
+            mode = candidate.stat().st_mode
+        except OSError as exc:
+            errors.append(ScanError(path=_relative(candidate, root), reason="io", message=str(exc)))
+            continue
+        if not stat.S_ISREG(mode):
+            continue
+        count += 1
+        if count > limits.max_files:
+            errors.append(ScanError(path=_relative(path, root), reason="limit", limit="max_files",
+                                    message=f"more than max_files={limits.max_files} files; the rest were "
+                                            "not scanned"))
+            return
+        yield candidate
+
+
+def _files_below(path: Path, errors: list[ScanError], root: Path) -> Iterator[Path]:
+    def on_error(exc: OSError) -> None:
+        errors.append(ScanError(path=_relative(Path(exc.filename or path), root), reason="io",
+                                message=f"cannot list folder: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(path, onerror=on_error, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+        for name in dirnames:
+            full = Path(dirpath) / name
+            if full.is_symlink():
+                yield full  # reported by _walk when it escapes
+
+
+def _inside(target: Path, scope: Path) -> bool:
+    return target == scope or scope in target.parents
+
+
+def describe(fs_path: Path, rel: str, limits: Limits) -> Artifact:
+    """Sniff and hash one file. Reads the head, and the whole file only when it is under ``max_hash_bytes``."""
+    with open(fs_path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        head = handle.read(SNIFF_BYTES)
+        names: tuple[str, ...] = ()
+        if head.startswith(b"PK"):
+            names = zip_names(handle, limits)
+        kind = sniff(head, zip_names=names, name=fs_path.name)
+        digest = _sha256(handle, size, limits) if size <= limits.max_hash_bytes else ""
+    return Artifact(path=rel, kind=kind, size=size, sha256=digest, declared_kind=declared_kind(fs_path.name))
+
+
+def zip_names(handle: io.BufferedReader | io.BytesIO, limits: Limits) -> tuple[str, ...]:
+    """Member names from a zip's central directory (empty if it cannot be read)."""
+    try:
+        handle.seek(0)
+        with zipfile.ZipFile(handle) as archive:
+            infos = archive.infolist()
+            return tuple(i.filename for i in infos[: limits.max_archive_members])
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        return ()
+
+
+def _sha256(handle: io.BufferedReader, size: int, limits: Limits) -> str:
+    handle.seek(0)
+    digest = hashlib.sha256()
+    while chunk := handle.read(HASH_CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _model_folders(items: dict[str, Discovered], scope: Path, root: Path) -> Iterator[Discovered]:
+    folders: dict[str, list[Discovered]] = {}
+    for item in items.values():
+        if item.artifact.kind is ArtifactKind.DIRECTORY or not _inside(item.fs_path.absolute(), scope):
+            continue
+        parent = item.fs_path.parent
+        folders.setdefault(_relative(parent, root), []).append(item)
+    for rel, members in folders.items():
+        if not any(m.artifact.kind in MODEL_KINDS or m.fs_path.name in MODEL_FOLDER_FILES for m in members):
+            continue
+        listing = "\n".join(sorted(f"{m.fs_path.name}\0{m.artifact.size}" for m in members))
+        yield Discovered(artifact=Artifact(path=rel, kind=ArtifactKind.DIRECTORY, size=0,
+                                           sha256=hashlib.sha256(listing.encode("utf-8", "surrogateescape"))
+                                           .hexdigest()),
+                         fs_path=members[0].fs_path.parent)

@@ -1,0 +1,207 @@
+"""Turn an artifact's facts into findings: select and bind rules, render messages, fingerprint, suppress."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aisec.engine.conditions import BoundCondition, ValueRef, bind, evaluate
+from aisec.engine.policy import Policy, SuppressionRule
+from aisec.engine.rules import Rule
+from aisec.errors import PolicyError
+from aisec.model import NO_LOCATION, Artifact, Fact, Finding, RuleDescriptor, Scalar, Severity, Suppression
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_MAX_EVIDENCE_CHARS = 300
+
+
+@dataclass(frozen=True, kw_only=True)
+class BoundRule:
+    """A rule enabled by a policy, with its severity decided and its condition compiled."""
+
+    rule: Rule
+    descriptor: RuleDescriptor
+    condition: BoundCondition
+
+
+def select_rules(rules: Sequence[Rule], policy: Policy) -> tuple[BoundRule, ...]:
+    """The rules the policy enables, bound to its lists and parameters.
+
+    Unknown rule ids in overrides or suppressions, and missing lists or params, are :class:`PolicyError`s.
+    """
+    ids = {r.id for r in rules}
+    source = policy.sources[-1]
+    for rule_id in policy.severity_overrides:
+        if rule_id not in ids:
+            raise PolicyError(f"severity override for unknown rule {rule_id!r}", source=source,
+                              field=f"severity_overrides.{rule_id}")
+    for i, sup in enumerate(policy.suppressions):
+        if not any(fnmatch.fnmatchcase(r, sup.rule) for r in ids):
+            raise PolicyError(f"suppression names no known rule ({sup.rule!r})", source=source,
+                              field=f"suppressions[{i}].rule")
+    bound = []
+    for rule in rules:
+        if not _enabled(rule, policy):
+            continue
+        severity = policy.severity_overrides.get(rule.id, rule.descriptor.severity)
+        descriptor = replace(rule.descriptor, severity=severity)
+        bound.append(BoundRule(rule=rule, descriptor=descriptor, condition=_bind(rule, policy)))
+    return tuple(bound)
+
+
+def _enabled(rule: Rule, policy: Policy) -> bool:
+    sel = policy.selection
+    if any(fnmatch.fnmatchcase(rule.id, p) for p in sel.exclude):
+        return False
+    return any(fnmatch.fnmatchcase(rule.id, p) for p in sel.include) or \
+        any(tag in rule.descriptor.tags for tag in sel.tags)
+
+
+def _bind(rule: Rule, policy: Policy) -> BoundCondition:
+    def resolve(ref: ValueRef) -> Any:
+        if ref.namespace == "lists":
+            if ref.name not in policy.lists:
+                raise PolicyError(f"rule {rule.id} needs list {ref.name!r}, which policy {policy.name!r} "
+                                  f"does not define", source=policy.sources[-1], field=f"lists.{ref.name}")
+            return policy.list_values(ref.name)
+        if ref.name not in policy.params:
+            raise PolicyError(f"rule {rule.id} needs parameter {ref.name!r}, which policy {policy.name!r} "
+                              f"does not define", source=policy.sources[-1], field=f"params.{ref.name}")
+        return policy.params[ref.name]
+
+    try:
+        return bind(rule.condition, resolve, policy.params)
+    except ValueError as exc:
+        raise PolicyError(f"a policy value does not fit rule {rule.id}: {exc}", source=policy.sources[-1],
+                          rule_id=rule.id) from None
+
+
+def findings_for(artifact: Artifact, facts: Iterable[Fact], rules: Sequence[BoundRule]) -> list[Finding]:
+    """Evaluate every applicable rule over one artifact's facts."""
+    by_key: dict[str, list[Fact]] = defaultdict(list)
+    for fact in facts:
+        by_key[fact.key].append(fact)
+    findings: list[Finding] = []
+    for bound in rules:
+        applies = bound.rule.applies_to
+        if applies is not None and artifact.kind not in applies:
+            continue
+        held, witnesses = evaluate(bound.condition, by_key)
+        if held:
+            findings.extend(_findings(artifact, bound, witnesses))
+    return findings
+
+
+def _findings(artifact: Artifact, bound: BoundRule, witnesses: list[Fact]) -> list[Finding]:
+    key = bound.rule.evidence_key
+    chosen = {}
+    for fact in witnesses:
+        if fact.key == key:
+            chosen.setdefault((repr(fact.value), fact.location), fact)
+    if not chosen:
+        return [_finding(artifact, bound, None)]
+    return [_finding(artifact, bound, fact) for fact in chosen.values()]
+
+
+def _finding(artifact: Artifact, bound: BoundRule, fact: Fact | None) -> Finding:
+    location = fact.location if fact is not None else None
+    path = (location.path if location is not None and location.path else artifact.path)
+    evidence: dict[str, Scalar] = {}
+    if fact is not None:
+        evidence = {"fact": fact.key, "value": _clip(fact.value), **{k: _clip(v) for k, v in fact.detail.items()}}
+    loc = location or NO_LOCATION
+    fingerprint = fingerprint_of(bound.rule.id, path, loc.member, loc.pointer,
+                                 f"{fact.key}={fact.value!r}" if fact is not None else "", loc.line)
+    return Finding(rule_id=bound.rule.id, severity=bound.descriptor.severity,
+                   confidence=bound.descriptor.confidence,
+                   message=render_message(bound.rule.message, artifact=artifact, path=path, fact=fact),
+                   path=path, location=loc, evidence=evidence, fingerprint=fingerprint)
+
+
+def _clip(value: Scalar) -> Scalar:
+    if isinstance(value, str) and len(value) > _MAX_EVIDENCE_CHARS:
+        return value[:_MAX_EVIDENCE_CHARS] + "…"
+    return value
+
+
+def fingerprint_of(rule_id: str, path: str, member: str | None, pointer: str | None, evidence: str,
+                   line: int | None) -> str:
+    """Stable identity of a finding: never timestamps, absolute paths or raw bytes."""
+    text = "\x1f".join([rule_id, path, member or "", pointer or "", evidence, str(line or "")])
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def render_message(template: str, *, artifact: Artifact, path: str, fact: Fact | None) -> str:
+    """Fill ``{value}``, ``{path}``, ``{member}``, ``{detail.X}`` … (validated at rule load)."""
+    values: dict[str, str] = {"path": path, "kind": artifact.kind.value}
+    if fact is not None:
+        values.update(value=str(_clip(fact.value)), fact=fact.key, member=fact.location.member or "",
+                      line=str(fact.location.line or ""), pointer=fact.location.pointer or "")
+        values.update({f"detail.{k}": str(_clip(v)) for k, v in fact.detail.items()})
+
+    def fill(match: re.Match[str]) -> str:
+        return values.get(match.group(1), "?")
+    return _PLACEHOLDER.sub(fill, template)
+
+
+def apply_suppressions(findings: Sequence[Finding], suppressions: Sequence[SuppressionRule], *,
+                       today: dt.date) -> tuple[list[Finding], list[Finding], list[str]]:
+    """Split findings into (kept, suppressed); also list suppressions that matched nothing.
+
+    An expired suppression no longer hides anything, so its findings come back.
+    """
+    kept: list[Finding] = []
+    suppressed: list[Finding] = []
+    used: set[int] = set()
+    for finding in findings:
+        match = _matching(finding, suppressions, today)
+        if match is None:
+            kept.append(finding)
+            continue
+        used.add(match)
+        sup = suppressions[match]
+        suppressed.append(replace(finding, suppression=Suppression(
+            justification=sup.justification, expires=sup.expires.isoformat() if sup.expires else None)))
+    unused = [s.describe() for i, s in enumerate(suppressions) if i not in used]
+    return kept, suppressed, unused
+
+
+def _matching(finding: Finding, suppressions: Sequence[SuppressionRule], today: dt.date) -> int | None:
+    for i, sup in enumerate(suppressions):
+        if sup.expires is not None and sup.expires < today:
+            continue
+        if not fnmatch.fnmatchcase(finding.rule_id, sup.rule):
+            continue
+        if sup.path is not None and not _path_matches(finding.path, sup.path):
+            continue
+        if sup.fingerprint is not None and not finding.fingerprint.startswith(sup.fingerprint):
+            continue
+        return i
+    return None
+
+
+def _path_matches(path: str, pattern: str) -> bool:
+    if pattern.endswith("/**"):
+        prefix = pattern[:-3]
+        return path == prefix or path.startswith(prefix + "/")
+    return fnmatch.fnmatchcase(path, pattern)
+
+
+def at_or_above(findings: Iterable[Finding], floor: Severity) -> list[Finding]:
+    """Findings whose severity is at least ``floor``."""
+    return [f for f in findings if f.severity.rank >= floor.rank]
+
+
+def descriptors(rules: Sequence[BoundRule]) -> tuple[RuleDescriptor, ...]:
+    """The enabled rules' descriptors, sorted by id."""
+    return tuple(sorted((b.descriptor for b in rules), key=lambda d: d.id))
+
+
+__all__ = ["BoundRule", "apply_suppressions", "at_or_above", "descriptors", "findings_for",
+           "fingerprint_of", "render_message", "select_rules"]

@@ -1,0 +1,232 @@
+"""Policies: which rules run, thresholds, named lists, suppressions and the fail-on gate; with ``extends``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from aisec.engine.list_sources import LIST_SOURCES
+from aisec.engine.yamlio import read_yaml
+from aisec.errors import PolicyError
+from aisec.limits import Limits
+from aisec.model import Scalar, Severity
+
+SeverityName = Literal["critical", "high", "medium", "low", "info"]
+MAX_EXTENDS_DEPTH = 8
+
+
+class _ListEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: str | int | float
+    reason: str = Field(min_length=3)
+
+
+class _NamedList(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    entries: list[_ListEntry] = Field(default_factory=list)
+    include: list[str] = Field(default_factory=list)
+
+
+class _SuppressionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    rule: str = Field(min_length=1)
+    path: str | None = None
+    fingerprint: str | None = None
+    justification: str = Field(min_length=10)
+    expires: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _scoped(self) -> _SuppressionSpec:
+        if self.path is None and self.fingerprint is None:
+            raise ValueError("a suppression needs a 'path' glob and/or a 'fingerprint'")
+        return self
+
+
+class _RuleSelection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    include: list[str] = Field(default_factory=lambda: ["*"])
+    tags: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+
+
+class _PolicySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+    description: str = ""
+    extends: str | None = None
+    rules: _RuleSelection | None = None
+    fail_on: SeverityName | None = None
+    min_severity: SeverityName | None = None
+    severity_overrides: dict[str, SeverityName] = Field(default_factory=dict)
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    lists: dict[str, list[_ListEntry] | _NamedList] = Field(default_factory=dict)
+    suppressions: list[_SuppressionSpec] = Field(default_factory=list)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    limits: dict[str, int | float] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuppressionRule:
+    """A policy entry that hides matching findings until it expires."""
+
+    rule: str
+    path: str | None
+    fingerprint: str | None
+    justification: str
+    expires: dt.date | None
+
+    def describe(self) -> str:
+        """A short human label used when the suppression matched nothing."""
+        scope = " ".join(p for p in (f"path={self.path}" if self.path else "",
+                                     f"fingerprint={self.fingerprint}" if self.fingerprint else "") if p)
+        return f"{self.rule} {scope}".strip()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleSelection:
+    """Rule id globs and tags to enable, and id globs to exclude."""
+
+    include: tuple[str, ...]
+    tags: tuple[str, ...]
+    exclude: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    """The effective policy after ``extends`` is resolved."""
+
+    name: str
+    description: str
+    sources: tuple[str, ...]
+    selection: RuleSelection
+    fail_on: Severity
+    min_severity: Severity
+    severity_overrides: Mapping[str, Severity]
+    params: Mapping[str, Scalar]
+    lists: Mapping[str, tuple[tuple[Scalar, str], ...]]
+    suppressions: tuple[SuppressionRule, ...]
+    settings: Mapping[str, Any]
+    limits: Limits
+    digest: str
+    """SHA-256 over the effective policy document."""
+
+    def list_values(self, name: str) -> list[Scalar]:
+        """The values of a named list; ``KeyError`` when absent."""
+        return [value for value, _reason in self.lists[name]]
+
+
+BUILTIN_POLICY_NAMES = ("default", "strict", "audit")
+
+
+def load_policy(ref: str | Path, *, policies_dir: Path) -> Policy:
+    """Load a built-in policy by name or a policy file by path, resolving ``extends``."""
+    path = _locate(str(ref), policies_dir=policies_dir, base=Path.cwd())
+    chain = _load_chain(path, policies_dir=policies_dir)
+    merged = _merge(chain)
+    return _build(merged, sources=tuple(str(p) for p, _ in chain))
+
+
+def _locate(ref: str, *, policies_dir: Path, base: Path) -> Path:
+    if ref in BUILTIN_POLICY_NAMES or (not ref.endswith((".yaml", ".yml")) and "/" not in ref):
+        path = policies_dir / f"{ref}.yaml"
+        if not path.is_file():
+            raise PolicyError(f"no built-in policy named {ref!r} (built in: {', '.join(BUILTIN_POLICY_NAMES)})",
+                              source=ref)
+        return path
+    path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
+    if not path.is_file():
+        raise PolicyError("policy file not found", source=ref)
+    return path
+
+
+def _load_chain(path: Path, *, policies_dir: Path) -> list[tuple[Path, _PolicySpec]]:
+    chain: list[tuple[Path, _PolicySpec]] = []
+    seen: set[Path] = set()
+    current: Path | None = path
+    while current is not None:
+        resolved = current.resolve()
+        if resolved in seen:
+            raise PolicyError("circular 'extends'", source=str(current), field="extends")
+        if len(chain) >= MAX_EXTENDS_DEPTH:
+            raise PolicyError(f"'extends' deeper than {MAX_EXTENDS_DEPTH}", source=str(current), field="extends")
+        seen.add(resolved)
+        spec = _validate(read_yaml(current, error=PolicyError), source=str(current))
+        chain.append((current, spec))
+        current = _locate(spec.extends, policies_dir=policies_dir, base=current.parent) if spec.extends else None
+    chain.reverse()  # base first
+    return chain
+
+
+def _validate(raw: Any, *, source: str) -> _PolicySpec:
+    if not isinstance(raw, Mapping):
+        raise PolicyError("a policy file must hold one YAML mapping", source=source)
+    try:
+        return _PolicySpec.model_validate(dict(raw))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        raise PolicyError(f"{err['msg']} (got {str(err.get('input'))[:80]!r})", source=source,
+                          field=field) from None
+
+
+def _merge(chain: list[tuple[Path, _PolicySpec]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {"rules": None, "fail_on": None, "min_severity": None, "severity_overrides": {},
+                              "params": {}, "lists": {}, "suppressions": [], "settings": {}, "limits": {},
+                              "description": ""}
+    for path, spec in chain:
+        merged["name"] = spec.name
+        merged["description"] = spec.description or merged["description"]
+        for key in ("rules", "fail_on", "min_severity"):
+            if getattr(spec, key) is not None:
+                merged[key] = getattr(spec, key)
+        for key in ("severity_overrides", "params", "settings", "limits"):
+            merged[key] = {**merged[key], **getattr(spec, key)}
+        for name, value in spec.lists.items():
+            entries = _list_entries(value, source=str(path), name=name)
+            previous = merged["lists"].get(name, ())
+            known = {v for v, _ in previous}
+            merged["lists"][name] = tuple(previous) + tuple(e for e in entries if e[0] not in known)
+        merged["suppressions"].extend(spec.suppressions)
+    return merged
+
+
+def _list_entries(value: list[_ListEntry] | _NamedList, *, source: str,
+                  name: str) -> tuple[tuple[Scalar, str], ...]:
+    if isinstance(value, list):
+        return tuple((e.value, e.reason) for e in value)
+    entries = [(e.value, e.reason) for e in value.entries]
+    for provider in value.include:
+        if provider not in LIST_SOURCES:
+            raise PolicyError(f"unknown list source {provider!r} (known: {', '.join(sorted(LIST_SOURCES))})",
+                              source=source, field=f"lists.{name}.include")
+        entries.extend(LIST_SOURCES[provider]())
+    return tuple(dict.fromkeys(entries))
+
+
+def _build(merged: dict[str, Any], *, sources: tuple[str, ...]) -> Policy:
+    source = sources[-1]
+    selection: _RuleSelection = merged["rules"] or _RuleSelection()
+    limits = Limits().overlay(merged["limits"], source=source)
+    document = {k: v for k, v in merged.items() if k != "suppressions"}
+    document["rules"] = selection.model_dump()
+    document["suppressions"] = [s.model_dump(mode="json") for s in merged["suppressions"]]
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+    return Policy(
+        name=merged["name"], description=merged["description"], sources=sources,
+        selection=RuleSelection(include=tuple(selection.include), tags=tuple(selection.tags),
+                                exclude=tuple(selection.exclude)),
+        fail_on=Severity(merged["fail_on"] or "high"), min_severity=Severity(merged["min_severity"] or "low"),
+        severity_overrides=MappingProxyType({k: Severity(v) for k, v in merged["severity_overrides"].items()}),
+        params=MappingProxyType(dict(merged["params"])), lists=MappingProxyType(dict(merged["lists"])),
+        suppressions=tuple(SuppressionRule(rule=s.rule, path=s.path, fingerprint=s.fingerprint,
+                                           justification=s.justification, expires=s.expires)
+                           for s in merged["suppressions"]),
+        settings=MappingProxyType(dict(merged["settings"])), limits=limits, digest=digest)

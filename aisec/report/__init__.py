@@ -1,0 +1,37 @@
+"""Reporters: each turns a ``Report`` (and nothing else) into text. Registered here and nowhere else."""
+
+from __future__ import annotations
+
+import enum
+from typing import NoReturn
+
+from aisec.model import Report
+from aisec.report.json import render_json
+from aisec.report.sarif import render_sarif
+from aisec.report.text import render_text
+
+
+class OutputFormat(enum.Enum):
+    """Every report format the CLI offers."""
+
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+
+
+def _unreachable(value: NoReturn) -> NoReturn:
+    raise AssertionError(f"unhandled output format {value!r}")
+
+
+def render(report: Report, fmt: OutputFormat, *, colour: bool = False) -> str:
+    """Render ``report`` in ``fmt``; exhaustive over :class:`OutputFormat`."""
+    if fmt is OutputFormat.TEXT:
+        return render_text(report, colour=colour)
+    if fmt is OutputFormat.JSON:
+        return render_json(report)
+    if fmt is OutputFormat.SARIF:
+        return render_sarif(report)
+    _unreachable(fmt)
+
+
+__all__ = ["OutputFormat", "render"]

@@ -1,0 +1,158 @@
+"""Render a ``Report`` as SARIF 2.1.0 that passes the official schema and GitHub code scanning's rules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from aisec.model import Artifact, Finding, Report, RuleDescriptor, ScanError
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/aisec-dev/aisec"
+SRCROOT = "%SRCROOT%"
+BINARY_MIME = "application/octet-stream"
+
+
+def render_sarif(report: Report) -> str:
+    """The SARIF log as deterministic, indented JSON text (with a trailing newline)."""
+    return json.dumps(sarif_log(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def sarif_log(report: Report) -> dict[str, Any]:
+    """The SARIF log as a JSON-ready dict."""
+    rule_index = {r.id: i for i, r in enumerate(report.rules)}
+    artifact_index = {a.path: i for i, a in enumerate(report.artifacts)}
+    results = [_result(f, rule_index, artifact_index) for f in report.findings if f.rule_id in rule_index]
+    run: dict[str, Any] = {
+        "tool": {"driver": {
+            "name": "aisec", "fullName": "aisec AI security scanner", "version": report.tool_version,
+            "semanticVersion": report.tool_version, "informationUri": INFORMATION_URI,
+            "rules": [_rule(r) for r in report.rules],
+        }},
+        "invocations": [_invocation(report)],
+        "originalUriBaseIds": {SRCROOT: {"description": {
+            "text": "The folder aisec was run from (uri omitted so reports are reproducible)."}}},
+        "automationDetails": {"id": f"aisec/{report.policy_name}/"},
+        "artifacts": [_artifact(a) for a in report.artifacts],
+        "results": results,
+        "properties": {"aisec/policy": report.policy_name, "aisec/policyDigest": report.policy_digest,
+                       "aisec/failOn": report.fail_on.value,
+                       "aisec/unusedSuppressions": list(report.unused_suppressions),
+                       "aisec/suppressedCount": len(report.suppressed)},
+    }
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _rule(rule: RuleDescriptor) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "shortDescription": {"text": rule.short_description},
+        "fullDescription": {"text": rule.full_description},
+        "help": {"text": rule.help_text, "markdown": rule.help_markdown},
+        "helpUri": rule.help_uri,
+        "defaultConfiguration": {"level": rule.severity.sarif_level},
+        "properties": {
+            "tags": list(rule.tags)[:10],
+            "precision": rule.confidence.value,
+            "problem.severity": {"error": "error", "warning": "warning", "note": "recommendation"}[
+                rule.severity.sarif_level],
+            "security-severity": rule.severity.security_severity,
+            "aisec/severity": rule.severity.value,
+            "aisec/cwe": list(rule.cwe),
+            "aisec/references": list(rule.references),
+        },
+    }
+
+
+def _artifact(artifact: Artifact) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "location": {"uri": uri_of(artifact.path), "uriBaseId": SRCROOT},
+        "length": artifact.size,
+        "roles": ["analysisTarget"],
+        "properties": {"aisec/kind": artifact.kind.value},
+    }
+    if artifact.sha256:
+        entry["hashes"] = {"sha-256": artifact.sha256}
+    if artifact.kind.value == "directory":
+        entry.pop("length")
+    return entry
+
+
+def _result(finding: Finding, rule_index: dict[str, int], artifact_index: dict[str, int]) -> dict[str, Any]:
+    loc = finding.location
+    region: dict[str, Any] = {"startLine": loc.line or 1}
+    if loc.line and loc.column:
+        region["startColumn"] = loc.column
+        if loc.end_column and loc.end_column > loc.column:
+            region["endColumn"] = loc.end_column
+    artifact_location: dict[str, Any] = {"uri": uri_of(finding.path), "uriBaseId": SRCROOT}
+    if finding.path in artifact_index:
+        artifact_location["index"] = artifact_index[finding.path]
+    location: dict[str, Any] = {"physicalLocation": {"artifactLocation": artifact_location, "region": region}}
+    logical = _logical(finding)
+    if logical:
+        location["logicalLocations"] = [logical]
+    properties: dict[str, Any] = {"aisec/severity": finding.severity.value}
+    properties.update({f"aisec/{k}": v for k, v in sorted(finding.evidence.items())})
+    if loc.member:
+        properties["aisec/member"] = loc.member
+    if loc.offset is not None:
+        properties["aisec/offset"] = loc.offset
+    return {
+        "ruleId": finding.rule_id,
+        "ruleIndex": rule_index[finding.rule_id],
+        "level": finding.severity.sarif_level,
+        "message": {"text": finding.message},
+        "locations": [location],
+        "partialFingerprints": {
+            "primaryLocationLineHash": f"{finding.fingerprint[:16]}:{loc.line or 1}",
+            "aisecFinding/v1": finding.fingerprint,
+        },
+        "properties": properties,
+    }
+
+
+def _logical(finding: Finding) -> dict[str, Any] | None:
+    loc = finding.location
+    if loc.member:
+        return {"name": loc.member.rsplit("!/", 1)[-1], "fullyQualifiedName": f"{finding.path}!/{loc.member}",
+                "kind": "module"}
+    if loc.pointer:
+        return {"name": loc.pointer, "fullyQualifiedName": f"{finding.path}#{loc.pointer}", "kind": "member"}
+    return None
+
+
+def _invocation(report: Report) -> dict[str, Any]:
+    invocation: dict[str, Any] = {
+        "executionSuccessful": True,
+        "toolExecutionNotifications": [_notification(e) for e in report.errors],
+    }
+    if report.started_utc:
+        invocation["startTimeUtc"] = report.started_utc
+    if report.finished_utc:
+        invocation["endTimeUtc"] = report.finished_utc
+    return invocation
+
+
+def _notification(error: ScanError) -> dict[str, Any]:
+    # "warning", not "error": the run itself succeeded; the file-level failure is also a result (AISEC-GEN-001).
+    note: dict[str, Any] = {
+        "level": "warning",
+        "message": {"text": f"{error.path}: {error.message}"},
+        "descriptor": {"id": f"aisec/{error.reason}"},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri_of(error.path),
+                                                                 "uriBaseId": SRCROOT}}}],
+        "properties": {"aisec/reason": error.reason},
+    }
+    if error.limit:
+        note["properties"]["aisec/limit"] = error.limit
+    if error.location.member:
+        note["properties"]["aisec/member"] = error.location.member
+    return note
+
+
+def uri_of(path: str) -> str:
+    """A relative URI reference for a repo-relative POSIX path (percent-encoded where needed)."""
+    return quote(path, safe="/!$&'()*+,;=:@-._~")

@@ -1,0 +1,63 @@
+"""Render a ``Report`` for people: grouped by file, severity colours on a terminal, a summary line."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from aisec.model import Finding, Report, Severity
+
+_COLOURS = {Severity.CRITICAL: "\x1b[1;35m", Severity.HIGH: "\x1b[1;31m", Severity.MEDIUM: "\x1b[33m",
+            Severity.LOW: "\x1b[36m", Severity.INFO: "\x1b[2m"}
+_RESET = "\x1b[0m"
+NOT_PROOF = "No findings is not proof of safety: aisec reports what it recognises, and reviews cannot be skipped."
+
+
+def render_text(report: Report, *, colour: bool = False) -> str:
+    """The human-readable report."""
+    lines: list[str] = []
+    for path, group in groupby(report.findings, key=lambda f: f.path):
+        lines.append(_bold(path, colour))
+        for finding in group:
+            lines.append(_line(finding, colour))
+        lines.append("")
+    if report.errors:
+        lines.append(_bold("Could not be fully scanned:", colour))
+        lines.extend(f"  {e.path}: [{e.reason}] {e.message}" for e in report.errors)
+        lines.append("")
+    if report.unused_suppressions:
+        lines.append("Suppressions that matched nothing: " + "; ".join(report.unused_suppressions))
+    lines.append(_summary(report))
+    if not report.findings:
+        lines.append(NOT_PROOF)
+    return "\n".join(lines) + "\n"
+
+
+def _line(finding: Finding, colour: bool) -> str:
+    sev = finding.severity.value.upper()
+    tag = f"{_COLOURS[finding.severity]}{sev:<8}{_RESET}" if colour else f"{sev:<8}"
+    where = []
+    if finding.location.member:
+        where.append(f"member {finding.location.member}")
+    if finding.location.line:
+        col = f":{finding.location.column}" if finding.location.column else ""
+        where.append(f"line {finding.location.line}{col}")
+    if finding.location.offset is not None:
+        where.append(f"offset {finding.location.offset}")
+    suffix = f" ({', '.join(where)})" if where else ""
+    return f"  {tag} {finding.rule_id}  {finding.message}{suffix}"
+
+
+def _bold(text: str, colour: bool) -> str:
+    return f"\x1b[1m{text}{_RESET}" if colour else text
+
+
+def _summary(report: Report) -> str:
+    counts = {s: 0 for s in Severity}
+    for finding in report.findings:
+        counts[finding.severity] += 1
+    parts = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+    gate = len(report.gate_findings)
+    verdict = "FAIL" if gate or not report.trustworthy else "PASS"
+    return (f"{verdict}: {len(report.artifacts)} artifacts scanned, {len(report.findings)} findings"
+            f"{f' ({parts})' if parts else ''}, {len(report.errors)} scan errors, {len(report.suppressed)} "
+            f"suppressed; gate fails on {report.fail_on.value} and above ({gate} at or above).")

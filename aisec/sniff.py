@@ -1,0 +1,237 @@
+"""Identify a file's kind from its content (magic bytes and structure), never from its name."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import PurePosixPath
+
+from aisec.model import ArtifactKind
+
+SNIFF_BYTES = 64 * 1024
+"""How many leading bytes content sniffing looks at."""
+
+_PICKLE_PROTO = 0x80
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_NPY_MAGIC = b"\x93NUMPY"
+_PARQUET_MAGIC = b"PAR1"
+_GGUF_MAGIC = b"GGUF"
+# Opcodes that may start a protocol 0/1 pickle, i.e. a pickle without a PROTO header.
+_TEXT_PICKLE_STARTS = (b"c", b"(", b"]", b"}", b"I", b"L", b"F", b"S", b"V", b"N", b"\x88", b"\x89")
+
+EXTENSION_KINDS: dict[str, str] = {
+    ".pkl": "pickle", ".pickle": "pickle", ".pt": "pytorch", ".pth": "pytorch", ".bin": "pytorch",
+    ".ckpt": "pytorch", ".joblib": "pickle", ".dill": "pickle", ".safetensors": "safetensors",
+    ".gguf": "gguf", ".onnx": "onnx", ".h5": "hdf5", ".hdf5": "hdf5", ".keras": "keras_zip",
+    ".npy": "npy", ".npz": "npz", ".pb": "protobuf", ".zip": "zip", ".tar": "tar", ".gz": "gzip",
+    ".bz2": "bzip2", ".xz": "xz", ".json": "json", ".jsonl": "jsonl", ".csv": "csv",
+    ".parquet": "parquet", ".txt": "text", ".md": "text", ".py": "python", ".jinja": "jinja",
+    ".sig": "signature", ".yaml": "text", ".yml": "text",
+}
+"""What a file name's extension claims; only used to report mismatches."""
+
+# Extensions whose claim is satisfied by several content kinds.
+_COMPATIBLE: dict[str, frozenset[ArtifactKind]] = {
+    "pytorch": frozenset({ArtifactKind.PYTORCH_ZIP, ArtifactKind.TORCHSCRIPT_ZIP, ArtifactKind.PICKLE,
+                          ArtifactKind.ZIP, ArtifactKind.TAR}),
+    "pickle": frozenset({ArtifactKind.PICKLE, ArtifactKind.ZLIB, ArtifactKind.GZIP, ArtifactKind.BZIP2,
+                         ArtifactKind.XZ, ArtifactKind.LZ4}),
+    "keras_zip": frozenset({ArtifactKind.KERAS_ZIP, ArtifactKind.ZIP}),
+    "npz": frozenset({ArtifactKind.NPZ, ArtifactKind.ZIP}),
+    "zip": frozenset({ArtifactKind.ZIP, ArtifactKind.PYTORCH_ZIP, ArtifactKind.KERAS_ZIP, ArtifactKind.NPZ,
+                      ArtifactKind.TORCHSCRIPT_ZIP}),
+    "json": frozenset({ArtifactKind.JSON}),
+    "jsonl": frozenset({ArtifactKind.JSONL, ArtifactKind.JSON}),
+    "text": frozenset({ArtifactKind.TEXT, ArtifactKind.CSV, ArtifactKind.JSON, ArtifactKind.JSONL,
+                       ArtifactKind.EMPTY, ArtifactKind.JINJA, ArtifactKind.PYTHON}),
+    "csv": frozenset({ArtifactKind.CSV, ArtifactKind.TEXT}),
+    "python": frozenset({ArtifactKind.PYTHON, ArtifactKind.TEXT}),
+    "jinja": frozenset({ArtifactKind.JINJA, ArtifactKind.TEXT}),
+    "protobuf": frozenset({ArtifactKind.PROTOBUF, ArtifactKind.TF_SAVEDMODEL, ArtifactKind.ONNX,
+                           ArtifactKind.BINARY}),
+    "onnx": frozenset({ArtifactKind.ONNX, ArtifactKind.PROTOBUF}),
+    "signature": frozenset({ArtifactKind.SIGNATURE, ArtifactKind.JSON}),
+}
+
+
+def declared_kind(name: str) -> str | None:
+    """The kind a file name claims, from its (last) extension."""
+    suffix = PurePosixPath(name).suffix.lower()
+    return EXTENSION_KINDS.get(suffix)
+
+
+def extension_matches(declared: str | None, kind: ArtifactKind) -> bool:
+    """True when the name's claim is compatible with the sniffed content (or makes no claim)."""
+    if declared is None or kind is ArtifactKind.EMPTY:
+        return True
+    allowed = _COMPATIBLE.get(declared)
+    if allowed is not None:
+        return kind in allowed
+    return declared == kind.value
+
+
+def sniff(head: bytes, *, zip_names: tuple[str, ...] = (), name: str = "") -> ArtifactKind:
+    """Decide an artifact kind from its first bytes (and its zip member names, when a zip).
+
+    ``name`` is used only to break ties between text formats that share a grammar (never for binaries).
+    """
+    if not head:
+        return ArtifactKind.EMPTY
+    binary = _sniff_binary(head)
+    if binary is not None:
+        if binary is ArtifactKind.ZIP:
+            return classify_zip(zip_names)
+        return binary
+    return _sniff_text(head, name)
+
+
+def _sniff_binary(head: bytes) -> ArtifactKind | None:
+    if head.startswith(_ZIP_MAGICS):
+        return ArtifactKind.ZIP
+    if head[:1] == bytes([_PICKLE_PROTO]) and len(head) > 1 and head[1] <= 5:
+        return ArtifactKind.PICKLE
+    simple = (
+        (_HDF5_MAGIC, ArtifactKind.HDF5), (_NPY_MAGIC, ArtifactKind.NPY), (_GGUF_MAGIC, ArtifactKind.GGUF),
+        (_PARQUET_MAGIC, ArtifactKind.PARQUET), (b"\x1f\x8b", ArtifactKind.GZIP), (b"BZh", ArtifactKind.BZIP2),
+        (b"\xfd7zXZ\x00", ArtifactKind.XZ), (b"\x04\x22\x4d\x18", ArtifactKind.LZ4),
+    )
+    for magic, kind in simple:
+        if head.startswith(magic):
+            return kind
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return ArtifactKind.TAR
+    if _looks_like_zlib(head):
+        return ArtifactKind.ZLIB
+    if _looks_like_safetensors(head):
+        return ArtifactKind.SAFETENSORS
+    # The HDF5 superblock may sit at 512, 1024, 2048 … when a user block precedes it.
+    for off in (512, 1024, 2048, 4096, 8192):
+        if head[off:off + 8] == _HDF5_MAGIC:
+            return ArtifactKind.HDF5
+    return None
+
+
+def _looks_like_zlib(head: bytes) -> bool:
+    if len(head) < 2:
+        return False
+    cmf, flg = head[0], head[1]
+    return cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf * 256 + flg) % 31 == 0 and cmf in (0x08, 0x18, 0x28,
+                                                                                        0x38, 0x48, 0x58,
+                                                                                        0x68, 0x78)
+
+
+def _looks_like_safetensors(head: bytes) -> bool:
+    if len(head) < 10:
+        return False
+    (length,) = struct.unpack("<Q", head[:8])
+    return 2 <= length <= 100 * 1024 * 1024 * 1024 and head[8:9] == b"{" and head[9:10] in b'"}\t\n\r '
+
+
+def classify_zip(names: tuple[str, ...]) -> ArtifactKind:
+    """Tell PyTorch, TorchScript, Keras v3 and NumPy .npz layouts apart from a plain zip."""
+    if not names:
+        return ArtifactKind.ZIP
+    base = {n.rsplit("/", 1)[-1] for n in names}
+    tops = {n.split("/", 1)[0] for n in names}
+    if "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names):
+        return ArtifactKind.KERAS_ZIP
+    if any(n.endswith("/constants.pkl") or n.startswith("code/") or "/code/" in n for n in names) and \
+            "data.pkl" in base:
+        return ArtifactKind.TORCHSCRIPT_ZIP
+    if "data.pkl" in base and len(tops) == 1:
+        return ArtifactKind.PYTORCH_ZIP
+    if all(n.endswith(".npy") for n in names):
+        return ArtifactKind.NPZ
+    return ArtifactKind.ZIP
+
+
+def _sniff_text(head: bytes, name: str) -> ArtifactKind:
+    if _looks_like_text_pickle(head):
+        return ArtifactKind.PICKLE
+    if b"\x00" in head[:8192]:
+        return ArtifactKind.ONNX if _looks_like_onnx(head) else _protobuf_or_binary(head)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # a genuinely invalid byte, not a cut multi-byte character
+            return _protobuf_or_binary(head)
+        text = head[: exc.start].decode("utf-8")
+    return _classify_text(text, name)
+
+
+def _classify_text(text: str, name: str) -> ArtifactKind:
+    stripped = text.lstrip("\ufeff \t\r\n")
+    lower = name.lower()
+    if stripped.startswith(("{", "[")):
+        if _is_jsonl(stripped):
+            return ArtifactKind.JSONL
+        if '"mediaType"' in stripped[:2048] and "sigstore" in stripped[:2048]:
+            return ArtifactKind.SIGNATURE
+        return ArtifactKind.JSON
+    if "{%" in text or "{{" in text:
+        if lower.endswith((".jinja", ".j2")) or "{%" in text:
+            return ArtifactKind.JINJA
+    if lower.endswith(".py") or text.startswith("#!") and "python" in text.split("\n", 1)[0]:
+        return ArtifactKind.PYTHON
+    if _looks_like_csv(text):
+        return ArtifactKind.CSV
+    return ArtifactKind.TEXT
+
+
+def _is_jsonl(text: str) -> bool:
+    lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
+    if len(lines) < 2:
+        return False
+    parsed = 0
+    for ln in lines[:-1]:  # the last line may be cut by the sniff window
+        try:
+            json.loads(ln)
+        except ValueError:
+            return False
+        parsed += 1
+    return parsed >= 1 and lines[0].lstrip().startswith("{")
+
+
+def _looks_like_csv(text: str) -> bool:
+    lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
+    if len(lines) < 2:
+        return False
+    for sep in (",", "\t", ";", "|"):
+        counts = {ln.count(sep) for ln in lines[:-1]}
+        if len(counts) == 1 and next(iter(counts)) >= 1:
+            return True
+    return False
+
+
+def _looks_like_text_pickle(head: bytes) -> bool:
+    """Protocol 0/1 pickles have no header; recognise them by a valid opcode walk that ends in STOP."""
+    if not head.startswith(_TEXT_PICKLE_STARTS):
+        return False
+    import pickletools
+
+    import io
+    try:
+        ops = 0
+        for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
+            ops += 1
+            if opcode.name == "STOP":
+                return ops >= 2 or head.startswith(b"N")
+    except Exception:  # noqa: BLE001 - any decode failure means "not a pickle"
+        pass
+    # A long pickle may not finish inside the sniff window: a global import in the first line still counts.
+    return head.startswith(b"c") and b"\n" in head[:256] and head.split(b"\n", 2)[0].count(b" ") == 0 and \
+        len(head) >= SNIFF_BYTES and head[1:2].isalpha()
+
+
+def _looks_like_onnx(head: bytes) -> bool:
+    # ModelProto: field 1 (ir_version, varint) usually first, and producer/graph fields follow.
+    return head[:1] == b"\x08" and (b"\x12" in head[:64] or b"\x3a" in head[:64]) and \
+        (b"onnx" in head[:4096].lower() or b"\x3a" in head[:16])
+
+
+def _protobuf_or_binary(head: bytes) -> ArtifactKind:
+    if head[:1] == b"\x08" and b"saved_model" in head[:4096].lower() or b"\x12" in head[:2] and \
+            b"node" in head[:4096]:
+        return ArtifactKind.PROTOBUF
+    return ArtifactKind.BINARY
