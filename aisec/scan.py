@@ -13,8 +13,7 @@ from pathlib import Path
 from aisec import __version__
 from aisec.analyzers import AnalysisContext, Analyzer, analyzers_for, fact_catalog
 from aisec.discovery import Discovered, discover, zip_names
-from aisec.engine.evaluate import BoundRule, apply_suppressions, at_or_above, descriptors, findings_for, \
-    select_rules
+from aisec.engine.evaluate import BoundRule, apply_suppressions, at_or_above, descriptors, findings_for, select_rules
 from aisec.engine.policy import Policy, load_policy
 from aisec.engine.rules import Rule, load_rules
 from aisec.errors import AisecError, ArtifactError, LimitExceeded, RuleError
@@ -55,7 +54,7 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
          min_severity: Severity | None = None) -> Report:
     """Scan files and folders under a policy and return the report. Never executes an artifact."""
     started = _now()
-    loaded, rules, bound = load_configuration(policy, rules_dir)
+    loaded, _rules, bound = load_configuration(policy, rules_dir)
     found = discover(paths, loaded.limits)
     results = [analyze_artifact(item, bound, loaded) for item in found.items]
     findings = [f for r in results for f in r.findings]
@@ -132,7 +131,7 @@ def _run(analyzers: Sequence[Analyzer], source: Source, context: AnalysisContext
                           limit="max_nesting_depth")
         except MemoryError:
             context.error("limit", f"{name}: ran out of memory", location=context.at(), limit="max_read_bytes")
-        except Exception as exc:  # noqa: BLE001 - fail closed: an analyzer bug must not pass the file
+        except Exception as exc:
             last = traceback.extract_tb(exc.__traceback__)[-1]
             context.error("internal", f"{name}: {type(exc).__name__}: {exc} ({Path(last.filename).name}:"
                           f"{last.lineno})", location=context.at())

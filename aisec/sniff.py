@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import pickletools
 import struct
 from pathlib import PurePosixPath
 
@@ -68,7 +70,7 @@ def extension_matches(declared: str | None, kind: ArtifactKind) -> bool:
     allowed = _COMPATIBLE.get(declared)
     if allowed is not None:
         return kind in allowed
-    return declared == kind.value
+    return bool(declared == kind.value)
 
 
 def sniff(head: bytes, *, zip_names: tuple[str, ...] = (), name: str = "") -> ArtifactKind:
@@ -169,10 +171,9 @@ def _classify_text(text: str, name: str) -> ArtifactKind:
         if '"mediaType"' in stripped[:2048] and "sigstore" in stripped[:2048]:
             return ArtifactKind.SIGNATURE
         return ArtifactKind.JSON
-    if "{%" in text or "{{" in text:
-        if lower.endswith((".jinja", ".j2")) or "{%" in text:
-            return ArtifactKind.JINJA
-    if lower.endswith(".py") or text.startswith("#!") and "python" in text.split("\n", 1)[0]:
+    if "{%" in text or ("{{" in text and lower.endswith((".jinja", ".j2"))):
+        return ArtifactKind.JINJA
+    if lower.endswith(".py") or (text.startswith("#!") and "python" in text.split("\n", 1)[0]):
         return ArtifactKind.PYTHON
     if _looks_like_csv(text):
         return ArtifactKind.CSV
@@ -208,30 +209,26 @@ def _looks_like_text_pickle(head: bytes) -> bool:
     """Protocol 0/1 pickles have no header; recognise them by a valid opcode walk that ends in STOP."""
     if not head.startswith(_TEXT_PICKLE_STARTS):
         return False
-    import pickletools
-
-    import io
     try:
-        ops = 0
-        for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
-            ops += 1
+        for count, (opcode, _arg, _pos) in enumerate(pickletools.genops(io.BytesIO(head)), start=1):
             if opcode.name == "STOP":
-                return ops >= 2 or head.startswith(b"N")
-    except Exception:  # noqa: BLE001 - any decode failure means "not a pickle"
+                return count >= 2
+    except (ValueError, EOFError, struct.error):
         pass
-    # A long pickle may not finish inside the sniff window: a global import in the first line still counts.
-    return head.startswith(b"c") and b"\n" in head[:256] and head.split(b"\n", 2)[0].count(b" ") == 0 and \
-        len(head) >= SNIFF_BYTES and head[1:2].isalpha()
+    # A long pickle may not finish inside the sniff window: a GLOBAL "module\nname\n" start still counts.
+    first = head.split(b"\n", 2)
+    return head.startswith(b"c") and len(head) >= SNIFF_BYTES and len(first) == 3 and \
+        first[0][1:].replace(b".", b"").replace(b"_", b"").isalnum() and first[1].replace(b"_", b"").isalnum()
 
 
 def _looks_like_onnx(head: bytes) -> bool:
     # ModelProto: field 1 (ir_version, varint) usually first, and producer/graph fields follow.
-    return head[:1] == b"\x08" and (b"\x12" in head[:64] or b"\x3a" in head[:64]) and \
-        (b"onnx" in head[:4096].lower() or b"\x3a" in head[:16])
+    return bool(head[:1] == b"\x08" and (b"\x12" in head[:64] or b"\x3a" in head[:64]) and
+                (b"onnx" in head[:4096].lower() or b"\x3a" in head[:16]))
 
 
 def _protobuf_or_binary(head: bytes) -> ArtifactKind:
-    if head[:1] == b"\x08" and b"saved_model" in head[:4096].lower() or b"\x12" in head[:2] and \
-            b"node" in head[:4096]:
+    if (head[:1] == b"\x08" and b"saved_model" in head[:4096].lower()) or (b"\x12" in head[:2] and \
+            b"node" in head[:4096]):
         return ArtifactKind.PROTOBUF
     return ArtifactKind.BINARY

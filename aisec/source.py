@@ -33,8 +33,8 @@ class Source:
         return self.read_at(0, length)
 
     def stream(self) -> BinaryIO:
-        """A sequential reader from offset 0 whose reads are charged to the budget."""
-        return _BudgetStream(self)
+        """A buffered sequential reader from offset 0 whose reads are charged to the budget."""
+        return buffered(self)
 
 
 class FileSource(Source):

@@ -107,14 +107,14 @@ def walk(stream: BinaryIO, size: int, *, max_opcodes: int, max_stack: int,
     stack: list[Any] = []
     memo: dict[int, Any] = {}
     capped = _Capped(stream, size)
-    for opcode, arg, pos in pickletools.genops(capped):
+    for opcode, arg, pos in pickletools.genops(capped):  # type: ignore[arg-type]
         state.opcodes += 1
         offset = pos or 0
         if state.opcodes > max_opcodes:
             raise LimitExceeded("max_pickle_opcodes", max_opcodes)
         name = opcode.name
         if name == "PROTO":
-            state.protocol = int(arg)
+            state.protocol = int(arg or 0)
         elif name == "STOP":
             state.finished = True
             state.end_offset = capped.tell()
@@ -212,9 +212,7 @@ def _generic(opcode: pickletools.OpcodeInfo, stack: list[Any]) -> None:
 
 
 def _call(name: str, offset: int, stack: list[Any]) -> Iterator[PickleEvent]:
-    if name == "REDUCE":
-        args, func = _pop(stack), _pop(stack)
-    elif name == "NEWOBJ":
+    if name == "REDUCE" or name == "NEWOBJ":
         args, func = _pop(stack), _pop(stack)
     elif name == "NEWOBJ_EX":
         _pop(stack)

@@ -214,7 +214,7 @@ def _parse_fact(raw: Mapping[str, Any], field: str) -> FactPredicate:
 
 def _parse_check(raw: Mapping[str, Any], field: str) -> Check:
     op = raw.get("op")
-    if op not in OPERATORS:
+    if not isinstance(op, str) or op not in OPERATORS:
         raise ConditionSyntaxError(f"unknown operator {op!r} (known: {', '.join(OPERATORS)})", f"{field}.op")
     if "value" in raw and "value_from" in raw:
         raise ConditionSyntaxError("give either 'value' or 'value_from', not both", field)

@@ -15,7 +15,7 @@ from aisec.engine.conditions import BoundCondition, ValueRef, bind, evaluate
 from aisec.engine.policy import Policy, SuppressionRule
 from aisec.engine.rules import Rule
 from aisec.errors import PolicyError
-from aisec.model import NO_LOCATION, Artifact, Fact, Finding, RuleDescriptor, Scalar, Severity, Suppression
+from aisec.model import NO_LOCATION, Artifact, Fact, Finding, Location, RuleDescriptor, Scalar, Severity, Suppression
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _MAX_EVIDENCE_CHARS = 300
@@ -100,7 +100,7 @@ def findings_for(artifact: Artifact, facts: Iterable[Fact], rules: Sequence[Boun
 
 def _findings(artifact: Artifact, bound: BoundRule, witnesses: list[Fact]) -> list[Finding]:
     key = bound.rule.evidence_key
-    chosen = {}
+    chosen: dict[tuple[str, Location], Fact] = {}
     for fact in witnesses:
         if fact.key == key:
             chosen.setdefault((repr(fact.value), fact.location), fact)
