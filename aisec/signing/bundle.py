@@ -95,9 +95,7 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
         raise BundleError(Reason.MALFORMED_BUNDLE, str(exc)) from None
     top = _obj(doc, "bundle", _TOP_KEYS | {"messageSignature"})
     if "messageSignature" in top:
-        raise BundleError(
-            Reason.MALFORMED_BUNDLE, "bundle has a messageSignature; OMS signatures use a DSSE envelope"
-        )
+        raise BundleError(Reason.MALFORMED_BUNDLE, "bundle has a messageSignature; OMS signatures use a DSSE envelope")
     for key in ("mediaType", "verificationMaterial", "dsseEnvelope"):
         if key not in top:
             raise BundleError(Reason.MALFORMED_BUNDLE, f"bundle has no '{key}' (truncated?)")
@@ -139,9 +137,7 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
         certificates = (_b64(cert.get("rawBytes"), "certificate.rawBytes"),)
     if method is Method.SIGSTORE:
         if media_type not in (MEDIA_TYPE, MEDIA_TYPE_ALIAS):
-            raise BundleError(
-                Reason.UNSUPPORTED_MEDIA_TYPE, f"mediaType {media_type!r} is not a Sigstore v0.3 bundle"
-            )
+            raise BundleError(Reason.UNSUPPORTED_MEDIA_TYPE, f"mediaType {media_type!r} is not a Sigstore v0.3 bundle")
         if len(tlog) != 1:
             raise BundleError(
                 Reason.MALFORMED_BUNDLE,

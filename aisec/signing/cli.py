@@ -62,12 +62,8 @@ def configure_sign_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--private-key", required=True, metavar="FILE", help="PEM EC private key (P-256, P-384 or P-521)"
     )
-    parser.add_argument(
-        "--password-file", metavar="FILE", help="file holding the private key's password (first line)"
-    )
-    parser.add_argument(
-        "--certificate", metavar="FILE", help="signing certificate for the private key (PKI method)"
-    )
+    parser.add_argument("--password-file", metavar="FILE", help="file holding the private key's password (first line)")
+    parser.add_argument("--certificate", metavar="FILE", help="signing certificate for the private key (PKI method)")
     parser.add_argument(
         "--certificate-chain",
         metavar="FILE",
@@ -78,8 +74,7 @@ def configure_sign_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--signature",
         metavar="FILE",
-        help="where to write the signature (default: model.sig inside a model folder, "
-        "beside a single-file model)",
+        help="where to write the signature (default: model.sig inside a model folder, beside a single-file model)",
     )
     parser.add_argument(
         "--serialization",
@@ -94,9 +89,7 @@ def configure_sign_parser(parser: argparse.ArgumentParser) -> None:
         metavar="BYTES",
         help=f"shard size for --serialization shards (default {DEFAULT_SHARD_SIZE})",
     )
-    parser.add_argument(
-        "--hash-algorithm", choices=HASH_TYPES, default="sha256", help="file hash (default sha256)"
-    )
+    parser.add_argument("--hash-algorithm", choices=HASH_TYPES, default="sha256", help="file hash (default sha256)")
 
 
 def _out(args: argparse.Namespace) -> TextIO:
@@ -219,9 +212,7 @@ def _trust(args: argparse.Namespace) -> TrustConfig | str:
             return "--trust-root is for Sigstore verification, not --certificate-chain"
         if not args.identity and not args.unsafe_any_identity:
             return "--certificate-chain needs --identity (or, knowingly, --unsafe-any-identity)"
-        roots = [
-            c for path in args.certificate_chain for c in load_certificates(path, "trusted certificates")
-        ]
+        roots = [c for path in args.certificate_chain for c in load_certificates(path, "trusted certificates")]
         return CertificateTrust(
             roots=tuple(roots),
             identity=args.identity,

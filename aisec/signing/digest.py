@@ -72,15 +72,11 @@ def plan(
                 task = HashTask(path=local.path, start=start, end=end, size_hint=end - start)
                 items.append((shard_name(local.name, start, end), local.name, start, end, task))
         else:
-            items.append(
-                (local.name, local.name, None, None, HashTask(path=local.path, size_hint=local.size))
-            )
+            items.append((local.name, local.name, None, None, HashTask(path=local.path, size_hint=local.size)))
     return items
 
 
-def digest_files(
-    files: Sequence[LocalFile], serialization: Serialization, *, workers: int | None = None
-) -> Digested:
+def digest_files(files: Sequence[LocalFile], serialization: Serialization, *, workers: int | None = None) -> Digested:
     """Hash ``files`` the way ``serialization`` says, in parallel."""
     items = plan(files, serialization)
     outcomes = hash_tasks([item[4] for item in items], serialization.hash_type, workers=workers)

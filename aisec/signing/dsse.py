@@ -57,11 +57,19 @@ def sign(private_key: ec.EllipticCurvePrivateKey, payload: bytes) -> bytes:
 
 
 def verify(
-    public_key: ec.EllipticCurvePublicKey, signature: bytes, payload: bytes, *, allow_legacy: bool = False
+    public_key: ec.EllipticCurvePublicKey,
+    signature: bytes,
+    payload: bytes,
+    *,
+    payload_type: str = PAYLOAD_TYPE,
+    allow_legacy: bool = False,
 ) -> bool:
-    """True when ``signature`` is valid over the PAE (with ``allow_legacy``, also the v0.2-era encoding)."""
+    """True when ``signature`` is valid over the PAE of the envelope's type and payload.
+
+    With ``allow_legacy`` the v0.2-era encoding is tried too (model_signing does; aisec does not by default).
+    """
     try:
-        public_key.verify(signature, pae(payload), ec.ECDSA(_hash_for(public_key.curve)))
+        public_key.verify(signature, pae(payload, payload_type), ec.ECDSA(_hash_for(public_key.curve)))
         return True
     except InvalidSignature:
         pass

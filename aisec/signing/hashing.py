@@ -47,9 +47,7 @@ def new_hasher(hash_type: str) -> Hasher:
         try:
             module = importlib.import_module("blake3")
         except ImportError:
-            raise UnknownHashType(
-                "hash type 'blake3' needs the 'blake3' package, which is not installed"
-            ) from None
+            raise UnknownHashType("hash type 'blake3' needs the 'blake3' package, which is not installed") from None
         hasher: Hasher = module.blake3()
         return hasher
     raise UnknownHashType(f"unknown hash type {hash_type!r} (known: {', '.join(HASH_TYPES)})")
@@ -87,9 +85,7 @@ def _buffer() -> memoryview:
 
 def _open_regular(path: str) -> int:
     """Open ``path`` read-only without blocking on FIFOs and refuse anything but a regular file."""
-    flags = (
-        os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    )
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -183,12 +179,8 @@ def hash_tasks(
             if progress:
                 progress(len(batch))
     else:
-        with ThreadPoolExecutor(
-            max_workers=min(count, len(batches)), thread_name_prefix="aisec-hash"
-        ) as pool:
-            futures = [
-                (batch, pool.submit(_hash_batch, [tasks[i] for i in batch], hash_type)) for batch in batches
-            ]
+        with ThreadPoolExecutor(max_workers=min(count, len(batches)), thread_name_prefix="aisec-hash") as pool:
+            futures = [(batch, pool.submit(_hash_batch, [tasks[i] for i in batch], hash_type)) for batch in batches]
             for batch, future in futures:
                 for index, outcome in zip(batch, future.result(), strict=True):
                     results[index] = outcome

@@ -107,9 +107,7 @@ def scan_layout(model_path: str, *, excluded: Mapping[str, str], allow_symlinks:
             try:
                 est = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                problems.append(
-                    Discrepancy(reason=Reason.FILE_UNREADABLE, path=name, detail=exc.strerror or str(exc))
-                )
+                problems.append(Discrepancy(reason=Reason.FILE_UNREADABLE, path=name, detail=exc.strerror or str(exc)))
                 continue
             if stat.S_ISLNK(est.st_mode):
                 _classify_link(entry.path, name, root_real, allow_symlinks, files, skipped, problems)
@@ -126,9 +124,7 @@ def scan_layout(model_path: str, *, excluded: Mapping[str, str], allow_symlinks:
                     )
                 )
         stack.extend(reversed(subfolders))
-    return Layout(
-        root=root, single_file=False, files=tuple(files), skipped=tuple(skipped), problems=tuple(problems)
-    )
+    return Layout(root=root, single_file=False, files=tuple(files), skipped=tuple(skipped), problems=tuple(problems))
 
 
 def _classify_link(

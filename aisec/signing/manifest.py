@@ -99,16 +99,12 @@ def sort_resources(resources: Sequence[Resource]) -> list[Resource]:
     return sorted(
         resources,
         key=lambda r: (
-            shard_sort_key(r.path, r.start or 0, r.end or 0)
-            if r.start is not None
-            else (file_sort_key(r.path), 0, 0)
+            shard_sort_key(r.path, r.start or 0, r.end or 0) if r.start is not None else (file_sort_key(r.path), 0, 0)
         ),
     )
 
 
-def encode_statement(
-    *, model_name: str, resources: Sequence[Resource], serialization: Serialization
-) -> bytes:
+def encode_statement(*, model_name: str, resources: Sequence[Resource], serialization: Serialization) -> bytes:
     """The UTF-8 JSON bytes of the statement, resources in model_signing's order."""
     ordered = sort_resources(resources)
     statement = {
@@ -117,9 +113,7 @@ def encode_statement(
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "serialization": serialization.to_json(),
-            "resources": [
-                {"name": r.name, "algorithm": r.algorithm, "digest": r.digest.hex()} for r in ordered
-            ],
+            "resources": [{"name": r.name, "algorithm": r.algorithm, "digest": r.digest.hex()} for r in ordered],
         },
     }
     return json.dumps(statement, indent=2, ensure_ascii=False).encode("utf-8")
@@ -176,9 +170,7 @@ def parse_statement(payload: bytes) -> tuple[Statement | None, list[Discrepancy]
         if len(subjects) != 1:
             raise _Malformed(Reason.MALFORMED_STATEMENT, f"expected exactly one subject, got {len(subjects)}")
         subject_name = _field(subjects[0], "name", str, "subject[0]")
-        subject_digest = _field(
-            _field(subjects[0], "digest", dict, "subject[0]"), "sha256", str, "subject[0].digest"
-        )
+        subject_digest = _field(_field(subjects[0], "digest", dict, "subject[0]"), "sha256", str, "subject[0].digest")
         _digest(subject_digest, "sha256", "subject[0].digest.sha256")
         predicate = _field(doc, "predicate", dict, "statement")
         serialization = _parse_serialization(_field(predicate, "serialization", dict, "predicate"))
@@ -255,8 +247,7 @@ def _parse_resources(
                 Discrepancy(
                     reason=Reason.UNKNOWN_HASH_ALGORITHM,
                     path=name,
-                    detail=f"resource algorithm {algorithm!r} does not match hash_type "
-                    f"{serialization.hash_type!r}",
+                    detail=f"resource algorithm {algorithm!r} does not match hash_type {serialization.hash_type!r}",
                 )
             )
         start: int | None = None
@@ -286,9 +277,7 @@ def _parse_resources(
         if problem is not None:
             problems.append(Discrepancy(reason=Reason.UNSAFE_RESOURCE_NAME, path=name, detail=problem))
             continue
-        resources.append(
-            Resource(name=name, algorithm=algorithm, digest=digest, path=path, start=start, end=end)
-        )
+        resources.append(Resource(name=name, algorithm=algorithm, digest=digest, path=path, start=start, end=end))
     if any(r.path == SINGLE_FILE_NAME for r in resources) and len({r.path for r in resources}) > 1:
         problems.append(
             Discrepancy(
@@ -298,9 +287,7 @@ def _parse_resources(
             )
         )
     listed = [
-        Resource(
-            name="", algorithm="", digest=_digest(item["digest"], serialization.hash_type, "digest"), path=""
-        )
+        Resource(name="", algorithm="", digest=_digest(item["digest"], serialization.hash_type, "digest"), path="")
         for item in raw
     ]
     computed = root_digest(listed)

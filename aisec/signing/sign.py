@@ -157,9 +157,7 @@ def sign_model(
     if digested.errors:
         raise SigningError("cannot read: " + "; ".join(f"{n}: {e}" for n, e in digested.errors[:20]))
     model_name = os.path.basename(os.path.abspath(model)) or "model"
-    payload = encode_statement(
-        model_name=model_name, resources=digested.resources, serialization=serialization_spec
-    )
+    payload = encode_statement(model_name=model_name, resources=digested.resources, serialization=serialization_spec)
     signature = dsse.sign(key, payload)
     bundle = encode_bundle(
         payload=payload,

@@ -29,9 +29,7 @@ def loads(data: bytes) -> Any:
     Duplicate keys are refused because two parsers may keep different copies (a parser differential).
     """
     try:
-        return json.loads(
-            data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys, parse_constant=_bad_constant
-        )
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys, parse_constant=_bad_constant)
     except StrictJSONError:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -231,9 +231,7 @@ def check_code_signing(cert: x509.Certificate) -> Discrepancy | None:
     except x509.ExtensionNotFound:
         ku = None
     try:
-        eku: x509.ExtendedKeyUsage | None = cert.extensions.get_extension_for_class(
-            x509.ExtendedKeyUsage
-        ).value
+        eku: x509.ExtendedKeyUsage | None = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         eku = None
     has_ds = ku is not None and ku.digital_signature
@@ -253,8 +251,7 @@ def check_code_signing(cert: x509.Certificate) -> Discrepancy | None:
     if not (has_ds or has_cs):
         return Discrepancy(
             reason=Reason.NO_CODE_SIGNING_USAGE,
-            detail="signing certificate has neither digitalSignature KeyUsage nor codeSigning "
-            "ExtendedKeyUsage",
+            detail="signing certificate has neither digitalSignature KeyUsage nor codeSigning ExtendedKeyUsage",
         )
     return None
 
@@ -334,17 +331,13 @@ def check_chain(
         .store(Store(list(roots)))
         .time(when)
         .max_chain_depth(_MAX_CHAIN)
-        .extension_policies(
-            ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ExtensionPolicy.permit_all()
-        )
+        .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ExtensionPolicy.permit_all())
         .build_client_verifier()
     )
     try:
         verifier.verify(leaf, intermediates)
     except Exception as exc:  # cryptography's VerificationError and unsupported-name errors
-        problems.append(
-            Discrepancy(reason=Reason.CHAIN_NOT_ROOTED, detail=f"certificate chain rejected: {exc}")
-        )
+        problems.append(Discrepancy(reason=Reason.CHAIN_NOT_ROOTED, detail=f"certificate chain rejected: {exc}"))
     return problems
 
 

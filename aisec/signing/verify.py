@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -172,9 +173,7 @@ def verify_model(
     statement: Statement | None = None
     if bundle.payload_type != PAYLOAD_TYPE:
         state.problems.append(
-            Discrepancy(
-                reason=Reason.UNKNOWN_PAYLOAD_TYPE, detail=f"DSSE payloadType is {bundle.payload_type!r}"
-            )
+            Discrepancy(reason=Reason.UNKNOWN_PAYLOAD_TYPE, detail=f"DSSE payloadType is {bundle.payload_type!r}")
         )
     else:
         statement, manifest_problems = parse_statement(bundle.payload)
@@ -184,13 +183,10 @@ def verify_model(
     if statement is not None:
         if statement.legacy:
             state.warnings.append(
-                "legacy predicate https://model_signing/Digests/v0.1 (no serialization or "
-                "root digest recorded)"
+                "legacy predicate https://model_signing/Digests/v0.1 (no serialization or root digest recorded)"
             )
         if statement.serialization.allow_symlinks and not allow_symlinks:
-            state.warnings.append(
-                "the signer allowed symlinks; links are refused unless --allow-symlinks is given"
-            )
+            state.warnings.append("the signer allowed symlinks; links are refused unless --allow-symlinks is given")
         checked, not_checked = _compare(
             model,
             Path(signature_path),
@@ -214,8 +210,7 @@ def verify_model(
         signed_ignore_paths=statement.serialization.ignore_paths if statement else (),
         serialization=statement.serialization if statement else None,
         root_digest=statement.root_digest if statement else None,
-        signature_authenticated=state.authenticated
-        and not any(d.reason in _AUTH_REASONS for d in state.problems),
+        signature_authenticated=state.authenticated and not any(d.reason in _AUTH_REASONS for d in state.problems),
         discrepancies=tuple(state.problems),
         warnings=tuple(state.warnings),
     )
@@ -257,7 +252,7 @@ def _authenticate_key(bundle: ParsedBundle, trust: KeyTrust, state: _State) -> N
                 detail=f"bundle names key {bundle.key_hint}, the trusted key is {expected_hint}",
             )
         )
-    if dsse.verify(trust.public_key, bundle.signature, bundle.payload):
+    if dsse.verify(trust.public_key, bundle.signature, bundle.payload, payload_type=bundle.payload_type):
         state.authenticated = True
     elif not hint_ok:
         state.problems.append(
@@ -268,9 +263,7 @@ def _authenticate_key(bundle: ParsedBundle, trust: KeyTrust, state: _State) -> N
         )
     else:
         state.problems.append(
-            Discrepancy(
-                reason=Reason.BAD_SIGNATURE, detail="the DSSE signature does not verify with the trusted key"
-            )
+            Discrepancy(reason=Reason.BAD_SIGNATURE, detail="the DSSE signature does not verify with the trusted key")
         )
 
 
@@ -311,7 +304,7 @@ def _authenticate_certificate(
     if isinstance(key, Discrepancy):
         state.problems.append(key)
         return
-    if not dsse.verify(key, bundle.signature, bundle.payload):
+    if not dsse.verify(key, bundle.signature, bundle.payload, payload_type=bundle.payload_type):
         state.problems.append(
             Discrepancy(
                 reason=Reason.BAD_SIGNATURE,
@@ -368,18 +361,24 @@ def _authenticate_sigstore(bundle: ParsedBundle, trust: SigstoreTrust, state: _S
     try:
         sigstore_bundle = Bundle.from_json(bundle.raw)
     except Exception as exc:  # sigstore raises InvalidBundle, pydantic and JSON errors
-        state.problems.append(
-            Discrepancy(reason=Reason.MALFORMED_BUNDLE, detail=f"sigstore rejects the bundle: {exc}")
-        )
+        state.problems.append(Discrepancy(reason=Reason.MALFORMED_BUNDLE, detail=f"sigstore rejects the bundle: {exc}"))
         return
+    # With a known identity mismatch (already reported), still check everything else; sigstore's
+    # warning about the no-op policy is silenced because the mismatch is in the verdict.
     policy = UnsafeNoOp() if identity_problems else Identity(identity=trust.identity, issuer=trust.issuer)
+    policy_logger = logging.getLogger("sigstore.verify.policy")
+    level = policy_logger.level
+    policy_logger.setLevel(logging.ERROR)
     try:
         verifier = Verifier(trusted_root=trust.trusted_root)
         payload_type, payload = verifier.verify_dsse(sigstore_bundle, policy)
     except Exception as exc:  # sigstore.errors.VerificationError and friends
         message = str(exc)
-        state.problems.append(Discrepancy(reason=_sigstore_reason(message), detail=f"sigstore: {message}"))
+        shown = message if len(message) <= 300 else message[:300] + "…"
+        state.problems.append(Discrepancy(reason=_sigstore_reason(message), detail=f"sigstore: {shown}"))
         return
+    finally:
+        policy_logger.setLevel(level)
     if payload_type != bundle.payload_type or payload != bundle.payload:
         state.problems.append(
             Discrepancy(
@@ -440,11 +439,7 @@ def _compare(
     if layout.single_file and len(signed) == 1:
         only = next(iter(signed))
         if only == os.path.basename(layout.root) and SINGLE_FILE_NAME in files:
-            files = {
-                only: LocalFile(
-                    name=only, path=files[SINGLE_FILE_NAME].path, size=files[SINGLE_FILE_NAME].size
-                )
-            }
+            files = {only: LocalFile(name=only, path=files[SINGLE_FILE_NAME].path, size=files[SINGLE_FILE_NAME].size)}
     # Signed files under a path the walk skipped (git paths, signed ignores) are still checked,
     # unless the user excluded them on the command line.
     for path in signed:
@@ -479,9 +474,7 @@ def _compare(
         elif serialization.method == "shards" and files[name].size == 0:
             not_checked.append(NotChecked(path=name, why="empty file: shard serialization cannot sign it"))
         elif name in unreadable:
-            state.problems.append(
-                Discrepancy(reason=Reason.FILE_UNREADABLE, path=name, detail=unreadable[name])
-            )
+            state.problems.append(Discrepancy(reason=Reason.FILE_UNREADABLE, path=name, detail=unreadable[name]))
         else:
             added.append(name)
     # A missing file whose exact content reappears under a new name was renamed.
@@ -502,18 +495,14 @@ def _compare(
             Discrepancy(reason=Reason.FILE_MISSING, path=name, detail="signed file is missing from the model")
         )
     for name in added:
-        state.problems.append(
-            Discrepancy(reason=Reason.FILE_ADDED, path=name, detail="file is not in the signature")
-        )
+        state.problems.append(Discrepancy(reason=Reason.FILE_ADDED, path=name, detail="file is not in the signature"))
     checked: list[str] = []
     for name in sorted(signed):
         if name not in files:
             continue
         checked.append(name)
         if name in unreadable:
-            state.problems.append(
-                Discrepancy(reason=Reason.FILE_UNREADABLE, path=name, detail=unreadable[name])
-            )
+            state.problems.append(Discrepancy(reason=Reason.FILE_UNREADABLE, path=name, detail=unreadable[name]))
             continue
         expected = {r.name: r.digest for r in signed[name]}
         actual = {r.name: r.digest for r in local.get(name, [])}
