@@ -60,7 +60,8 @@ def discover(targets: Sequence[str | Path], limits: Limits) -> Discovery:
     for target in targets:
         path = Path(target)
         if not path.exists() and not path.is_symlink():
-            errors.append(ScanError(path=str(target), reason="not-found", message="path does not exist"))
+            errors.append(ScanError(path=_relative(path, display_root(path)), reason="not-found",
+                                    message=f"path does not exist: {target}"))
             continue
         root = display_root(path)
         scope = path.resolve() if path.is_dir() else path.resolve().parent
@@ -90,7 +91,7 @@ def _relative(path: Path, root: Path) -> str:
 
 def _walk(path: Path, scope: Path, root: Path, errors: list[ScanError], limits: Limits) -> Iterator[Path]:
     count = 0
-    if not path.is_dir() or path.is_symlink() and not _inside(path.resolve(), scope):
+    if not path.is_dir() or (path.is_symlink() and not _inside(path.resolve(), scope)):
         candidates: Iterator[Path] = iter([path])
     else:
         candidates = _files_below(path, errors, root)

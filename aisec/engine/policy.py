@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aisec.engine.list_sources import LIST_SOURCES
-from aisec.engine.yamlio import read_yaml
+from aisec.engine.yamlio import first_validation_problem, read_yaml
 from aisec.errors import PolicyError
 from aisec.limits import Limits
 from aisec.model import Scalar, Severity
@@ -171,10 +171,8 @@ def _validate(raw: Any, *, source: str) -> _PolicySpec:
     try:
         return _PolicySpec.model_validate(dict(raw))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
-        raise PolicyError(f"{err['msg']} (got {str(err.get('input'))[:80]!r})", source=source,
-                          field=field) from None
+        field, message = first_validation_problem(exc)
+        raise PolicyError(message, source=source, field=field) from None
 
 
 def _merge(chain: list[tuple[Path, _PolicySpec]]) -> dict[str, Any]:

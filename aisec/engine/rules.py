@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aisec.engine.conditions import Condition, ConditionSyntaxError, fact_keys, parse_condition
-from aisec.engine.yamlio import read_yaml
+from aisec.engine.yamlio import first_validation_problem, read_yaml
 from aisec.errors import RuleError
 from aisec.model import ArtifactKind, Confidence, RuleDescriptor, Severity
 
@@ -70,10 +70,8 @@ def parse_rule(raw: Any, *, source: str, known_facts: Mapping[str, str]) -> Rule
     try:
         spec = _RuleSpec.model_validate(dict(raw))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
-        raise RuleError(f"{err['msg']} (got {str(err.get('input'))[:80]!r})", source=source, rule_id=rule_id,
-                        field=field) from None
+        field, message = first_validation_problem(exc)
+        raise RuleError(message, source=source, rule_id=rule_id, field=field) from None
     stem = Path(source).stem
     if stem != spec.id:
         raise RuleError(f"file name must match the rule id ({spec.id}.yaml)", source=source, rule_id=spec.id,

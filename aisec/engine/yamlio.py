@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from aisec.errors import ConfigError
 
@@ -28,3 +29,15 @@ def read_yaml(path: Path, *, error: type[ConfigError]) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise error(f"invalid YAML{where}: {getattr(exc, 'problem', exc)}", source=str(path)) from None
+
+
+def first_validation_problem(exc: ValidationError) -> tuple[str | None, str]:
+    """The first pydantic problem as (dotted field, human message)."""
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or None
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return field, "unknown key (not part of the schema; check the spelling)"
+    if kind == "missing":
+        return field, "required field is missing"
+    return field, f"{err['msg']} (got {str(err.get('input'))[:80]!r})"

@@ -1,0 +1,70 @@
+"""The README's two set-up commands are the ones CI runs, and the main job works as written."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def _setup_commands() -> list[str]:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```sh\n(.*?)\n```", section, re.S)]
+
+
+def test_readme_has_exactly_two_setup_commands() -> None:
+    commands = _setup_commands()
+    assert len(commands) == 2
+    assert all("\n" not in c for c in commands)
+    assert "pip install ." in commands[0] and "aisec scan fixtures" in commands[0] and "aisec.sarif" in commands[0]
+    assert "'.[test]'" in commands[1] and "pytest" in commands[1]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    import os
+
+    run = subprocess.run(["bash", str(REPO / ".ci" / "run")], env={**os.environ, "AISEC_CI_PRINT_ONLY": "1"},
+                         capture_output=True, text=True, check=True)
+    assert run.stdout == _setup_commands()[1]
+
+
+def test_main_job_scans_fixtures_and_writes_valid_sarif(tmp_path: Path) -> None:
+    """Command 1 after its install step: run from a copy of the checkout, as a new user would."""
+    workdir = tmp_path / "clone"
+    shutil.copytree(REPO / "fixtures", workdir / "fixtures")
+    scan_part = _setup_commands()[0].split("&&")[-1].strip()
+    argv = shlex.split(scan_part)
+    assert argv[0].endswith("aisec")
+    run = subprocess.run([sys.executable, "-m", "aisec", *argv[1:]], cwd=workdir, capture_output=True, text=True,
+                         check=False)
+    assert run.returncode in (1, 2), run.stderr
+    assert "AISEC-MDL-001" in run.stdout and "artifacts scanned" in run.stdout
+    log = json.loads((workdir / "aisec.sarif").read_text(encoding="utf-8"))
+    checker = REPO / "tests" / "data" / "check_sarif.py"
+    check = subprocess.run([sys.executable, str(checker), "--strict", "--multitool", "off", "--schema",
+                            str(REPO / "tests" / "data" / "sarif-schema-2.1.0.json"), str(workdir / "aisec.sarif")],
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout
+    assert all(not r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].startswith("/")
+               for r in log["runs"][0]["results"])
+
+
+def test_readme_documents_every_exit_code_and_scan_option() -> None:
+    from aisec._cli import build_parser
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    for code in ("| 0 |", "| 1 |", "| 2 |"):
+        assert code in text
+    parser = build_parser()
+    scan = parser._subparsers._group_actions[0].choices["scan"]  # type: ignore[union-attr]
+    for action in scan._actions:
+        for option in action.option_strings:
+            if option.startswith("--") and option != "--help":
+                assert option in text, f"README does not mention {option}"
