@@ -12,9 +12,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from aisec.engine.policy import Policy, load_policy  # noqa: E402
-from aisec.model import Artifact, Finding, Report, ScanError, Severity  # noqa: E402
-from aisec.scan import scan  # noqa: E402
+from aisec.engine.policy import Policy, load_policy
+from aisec.model import Artifact, Finding, Report, ScanError, Severity
+from aisec.scan import scan
 
 __all__ = ["Artifact", "Finding", "Policy", "Report", "ScanError", "Severity", "__version__", "load_policy",
            "scan"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from aisec.analyzers.base import Analyzer, AnalysisContext, AnalyzerError
+from aisec.analyzers.base import AnalysisContext, Analyzer, AnalyzerError
 from aisec.analyzers.pickle import PickleAnalyzer
 from aisec.model import ArtifactKind
 
