@@ -171,4 +171,21 @@ def run_rules_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_EXTRA_VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = ()
+def _add_signing(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aisec.signing import cli as signing_cli
+
+    sign = verbs.add_parser("sign", help="sign a model (OpenSSF Model Signing format)",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    signing_cli.configure_sign_parser(sign)
+    sign.set_defaults(handler=signing_cli.run_sign)
+    verify = verbs.add_parser("verify", help="verify a model's OMS signature, offline",
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              epilog="exit codes: 0 valid; 1 invalid; 2 verification could not be attempted")
+    signing_cli.configure_verify_parser(verify)
+    verify.set_defaults(handler=signing_cli.run_verify)
+
+
+_EXTRA_VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    _add_signing,
+)
+"""Subcommands beyond scan and rules, each added by one function (registered here and nowhere else)."""
