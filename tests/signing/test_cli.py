@@ -130,11 +130,8 @@ def test_encrypted_private_key(model: Path, tmp_path: Path) -> None:
     assert cli("sign", model, "--private-key", path, "--password-file", pw)[0] == 0
 
 
-def test_python_m_aisec_when_wired(model: Path, ec_keys: Keys, tmp_path: Path) -> None:
-    """Through the real entry point, once the core CLI has the sign/verify subcommands."""
-    probe = subprocess.run([sys.executable, "-m", "aisec", "verify", "--help"], capture_output=True, text=True)
-    if probe.returncode != 0 or "--signature" not in probe.stdout:
-        pytest.skip("aisec/_cli.py does not wire the sign/verify subcommands yet")
+def test_python_m_aisec(model: Path, ec_keys: Keys, tmp_path: Path) -> None:
+    """Through the real entry point (``aisec/_cli.py`` wires the subcommands to aisec.signing.cli)."""
     sig = tmp_path / "m.sig"
     run = subprocess.run([sys.executable, "-m", "aisec", "sign", str(model), "--private-key",
                           str(ec_keys["p256"][0]), "--signature", str(sig)], capture_output=True, text=True)
@@ -143,7 +140,10 @@ def test_python_m_aisec_when_wired(model: Path, ec_keys: Keys, tmp_path: Path) -
               str(ec_keys["p256"][1])]
     assert subprocess.run(verify, capture_output=True).returncode == 0
     (model / "config.json").write_text("{}")
-    assert subprocess.run(verify, capture_output=True).returncode == 1
+    invalid = subprocess.run(verify, capture_output=True, text=True)
+    assert invalid.returncode == 1 and "file-modified [config.json]" in invalid.stdout
+    no_trust = subprocess.run(verify[:7], capture_output=True, text=True)
+    assert no_trust.returncode == 2 and "no trust material" in no_trust.stderr
 
 
 def test_real_samples_through_cli(tmp_path: Path) -> None:
