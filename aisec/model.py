@@ -222,6 +222,8 @@ class Finding:
     fingerprint: str = ""
     """Stable hex digest over rule id, path, member and evidence key."""
     suppression: Suppression | None = None
+    baseline_state: str | None = None
+    """Against a baseline: ``new``, ``unchanged``, ``updated`` or ``absent`` (SARIF ``baselineState``)."""
 
     def sort_key(self) -> tuple[str, tuple[str, str, int, int, int, str], str, str]:
         """Deterministic ordering: by file, place, rule, fingerprint."""
@@ -247,11 +249,18 @@ class Report:
     unused_suppressions: tuple[str, ...] = ()
     started_utc: str | None = None
     finished_utc: str | None = None
+    absent: tuple[Finding, ...] = ()
+    """Baseline findings no longer found (reported, never gated)."""
+    gate_all: bool = True
+    """False: a baseline was given and only its new and updated findings fail the gate."""
+    notices: tuple[str, ...] = ()
+    """Configuration notices (e.g. a project file inside a scanned folder that was not read)."""
 
     @property
     def gate_findings(self) -> tuple[Finding, ...]:
-        """Findings at or above the fail-on severity."""
-        return tuple(f for f in self.findings if f.severity.rank >= self.fail_on.rank)
+        """Findings at or above the fail-on severity (without ``gate_all``, unchanged ones do not count)."""
+        return tuple(f for f in self.findings if f.severity.rank >= self.fail_on.rank
+                     and (self.gate_all or f.baseline_state != "unchanged"))
 
     @property
     def trustworthy(self) -> bool:
