@@ -48,9 +48,37 @@ class Reason(str, enum.Enum):
     TRANSPARENCY_LOG_INVALID = "transparency-log-invalid"
     SCT_INVALID = "sct-invalid"
     SIGSTORE_REJECTED = "sigstore-rejected"
+    # No trust material was given for this signature (library and scanner only; the CLI requires some).
+    NOT_AUTHENTICATED = "not-authenticated"
 
     def __str__(self) -> str:
         return self.value
+
+    @property
+    def category(self) -> str:
+        """``integrity`` (model or manifest does not match), ``trust`` (signer not trusted) or ``unverified``."""
+        if self is Reason.NOT_AUTHENTICATED:
+            return "unverified"
+        return "trust" if self in _TRUST else "integrity"
+
+
+_TRUST = frozenset(
+    {
+        Reason.METHOD_MISMATCH,
+        Reason.UNTRUSTED_KEY,
+        Reason.KEY_HINT_MISMATCH,
+        Reason.UNSUPPORTED_KEY,
+        Reason.CHAIN_NOT_ROOTED,
+        Reason.CERTIFICATE_EXPIRED,
+        Reason.CERTIFICATE_NOT_YET_VALID,
+        Reason.NO_CODE_SIGNING_USAGE,
+        Reason.IDENTITY_MISMATCH,
+        Reason.ISSUER_MISMATCH,
+        Reason.TRANSPARENCY_LOG_INVALID,
+        Reason.SCT_INVALID,
+        Reason.SIGSTORE_REJECTED,
+    }
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -50,11 +50,15 @@ class CertificateTrust:
 
 @dataclass(frozen=True, kw_only=True)
 class SigstoreTrust:
-    """Trust Sigstore keyless signatures for ``identity`` from ``issuer`` under a trusted root."""
+    """Trust Sigstore keyless signatures for ``identity`` from ``issuer`` under a trusted root.
+
+    ``identity=None`` checks everything except who signed (the CLI never allows it; the scanner uses it to
+    report a signature it cannot pin to a signer, with a ``not-authenticated`` discrepancy).
+    """
 
     trusted_root: TrustedRoot
-    identity: str
-    issuer: str
+    identity: str | None
+    issuer: str | None
     source: str
 
 

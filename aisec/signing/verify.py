@@ -119,7 +119,7 @@ def verify_model(
     model_path: str | Path,
     *,
     signature_path: str | Path,
-    trust: TrustConfig,
+    trust: TrustConfig | None,
     ignore_paths: Sequence[str | Path] = (),
     ignore_unsigned_files: bool = False,
     allow_symlinks: bool = False,
@@ -127,6 +127,9 @@ def verify_model(
     now: datetime.datetime | None = None,
 ) -> VerificationResult:
     """Check the signature and every file of ``model_path``; never raises for an invalid signature.
+
+    With ``trust=None`` only the manifest is compared with the files (nothing is authenticated) and the result
+    carries a ``not-authenticated`` discrepancy, so it is never valid.
 
     Raises :class:`VerificationError` only when verification cannot be attempted: the model or the signature
     file is missing or unreadable, or an ignore path is unusable.
@@ -148,14 +151,21 @@ def verify_model(
         return VerificationResult(
             model_path=str(model),
             signature_path=str(signature_path),
-            trust_root=trust.source,
+            trust_root=trust.source if trust else "none",
             method=None,
             discrepancies=(Discrepancy(reason=exc.reason, detail=exc.detail),),
         )
     state = _State()
     at = now or datetime.datetime.now(datetime.timezone.utc)
-    expected = _EXPECTED_METHOD[type(trust)]
-    if bundle.method is not expected:
+    if trust is None:
+        state.problems.append(
+            Discrepancy(
+                reason=Reason.NOT_AUTHENTICATED,
+                detail=f"no trust material for this {bundle.method.value} signature: only the manifest was "
+                "compared with the files",
+            )
+        )
+    elif bundle.method is not (expected := _EXPECTED_METHOD[type(trust)]):
         state.problems.append(
             Discrepancy(
                 reason=Reason.METHOD_MISMATCH,
@@ -200,7 +210,7 @@ def verify_model(
     return VerificationResult(
         model_path=str(model),
         signature_path=str(signature_path),
-        trust_root=trust.source,
+        trust_root=trust.source if trust else "none",
         method=bundle.method.value,
         signer=state.signer,
         signing_time=state.signing_time,
@@ -365,7 +375,19 @@ def _authenticate_sigstore(bundle: ParsedBundle, trust: SigstoreTrust, state: _S
         return
     # With a known identity mismatch (already reported), still check everything else; sigstore's
     # warning about the no-op policy is silenced because the mismatch is in the verdict.
-    policy = UnsafeNoOp() if identity_problems else Identity(identity=trust.identity, issuer=trust.issuer)
+    pinned = trust.identity is not None
+    if not pinned:
+        state.problems.append(
+            Discrepancy(
+                reason=Reason.NOT_AUTHENTICATED,
+                detail="no signer identity was required: the Sigstore signature is genuine but anyone may have made it",
+            )
+        )
+    policy = (
+        Identity(identity=trust.identity, issuer=trust.issuer)
+        if pinned and trust.identity and not identity_problems
+        else UnsafeNoOp()
+    )
     policy_logger = logging.getLogger("sigstore.verify.policy")
     level = policy_logger.level
     policy_logger.setLevel(logging.ERROR)
@@ -387,7 +409,7 @@ def _authenticate_sigstore(bundle: ParsedBundle, trust: SigstoreTrust, state: _S
             )
         )
         return
-    state.authenticated = not identity_problems
+    state.authenticated = pinned and not identity_problems
 
 
 def _fingerprint(resources: Sequence[Resource]) -> tuple[tuple[int, int, bytes], ...]:

@@ -471,3 +471,24 @@ def test_every_reason_has_a_test() -> None:
     source = Path(__file__).read_text()
     tested = set(re.findall(r"Reason\.([A-Z_]+)", source))
     assert {r.name for r in Reason} <= tested, {r.name for r in Reason} - tested
+
+
+def test_not_authenticated_without_trust_still_compares_files(model: Path, tmp_path: Path, ec_keys: Keys) -> None:
+    sig = signed(model, tmp_path, ec_keys)
+    result = verify_model(model, signature_path=sig, trust=None)
+    assert result.reasons == (Reason.NOT_AUTHENTICATED,)
+    assert not result.valid and not result.signature_authenticated
+    (model / "config.json").write_text("{}")
+    result = verify_model(model, signature_path=sig, trust=None)
+    assert set(result.reasons) == {Reason.NOT_AUTHENTICATED, Reason.FILE_MODIFIED}
+    assert Reason.NOT_AUTHENTICATED.category == "unverified"
+    assert Reason.FILE_MODIFIED.category == "integrity" and Reason.UNTRUSTED_KEY.category == "trust"
+
+
+def test_sigstore_without_identity_is_not_authenticated(tmp_path: Path) -> None:
+    folder = copy_sample("v1.1.0-sigstore", tmp_path)
+    trusted, source = load_sigstore_root(None)
+    result = verify_model(folder, signature_path=folder / "model.sig",
+                          trust=SigstoreTrust(trusted_root=trusted, identity=None, issuer=None, source=source))
+    assert result.reasons == (Reason.NOT_AUTHENTICATED,)
+    assert SIGSTORE_IDENTITY in (result.signer or "")
