@@ -73,6 +73,10 @@ def _add_scan(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                       help="lowest severity that fails the gate (default: the policy's fail_on)")
     scan.add_argument("--min-severity", metavar="SEVERITY", type=_severity,
                       help="lowest severity to report (default: the policy's min_severity)")
+    scan.add_argument("-j", "--jobs", type=_jobs, metavar="N",
+                      help="worker processes (default: one per CPU; 0 analyzes in-process without the per-file "
+                           "time budget)")
+    scan.add_argument("-q", "--quiet", action="store_true", help="no progress line on the terminal")
     scan.add_argument("--no-color", action="store_true", help="never colour the text report")
     scan.set_defaults(handler=run_scan)
 
@@ -84,12 +88,30 @@ def _severity(text: str) -> Severity:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _jobs(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of worker processes, got {text!r}")
+    return int(text)
+
+
 def run_scan(args: argparse.Namespace) -> int:
     """``aisec scan``."""
+    from aisec.progress import ProgressLine
     from aisec.scan import scan
 
-    report = scan(args.paths, policy=args.policy, rules_dir=args.rules, fail_on=args.fail_on,
-                  min_severity=args.min_severity)
+    lines: list[ProgressLine] = []
+
+    def progress(files: int, size: int) -> ProgressLine:
+        lines.append(ProgressLine(total_files=files, total_bytes=size))
+        return lines[-1]
+
+    show = sys.stderr.isatty() and not args.quiet
+    try:
+        report = scan(args.paths, policy=args.policy, rules_dir=args.rules, fail_on=args.fail_on,
+                      min_severity=args.min_severity, jobs=args.jobs, progress=progress if show else None)
+    finally:
+        for line in lines:
+            line.close()
     fmt = OutputFormat(args.format)
     if args.output:
         _write(Path(args.output), render(report, fmt))

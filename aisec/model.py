@@ -5,12 +5,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 Scalar = str | int | float | bool
 """A value a fact or a piece of evidence can hold."""
-
-_EMPTY: Mapping[str, Scalar] = MappingProxyType({})
 
 
 class Severity(enum.Enum):
@@ -141,7 +138,7 @@ class Fact:
     """The observed value."""
     location: Location = NO_LOCATION
     """Where it was observed."""
-    detail: Mapping[str, Scalar] = field(default_factory=lambda: _EMPTY)
+    detail: Mapping[str, Scalar] = field(default_factory=dict)
     """Extra evidence (counts, scores, opcode names) carried into the finding."""
 
     def sort_key(self) -> tuple[str, tuple[str, str, int, int, int, str], str]:
@@ -218,7 +215,7 @@ class Finding:
     path: str
     """Repo-relative path of the artifact (or of ``location.path`` when given)."""
     location: Location = NO_LOCATION
-    evidence: Mapping[str, Scalar] = field(default_factory=lambda: _EMPTY)
+    evidence: Mapping[str, Scalar] = field(default_factory=dict)
     fingerprint: str = ""
     """Stable hex digest over rule id, path, member and evidence key."""
     suppression: Suppression | None = None

@@ -1,0 +1,114 @@
+"""Analyze one artifact: core facts, every analyzer for its kind (and nested members), then the rules."""
+
+from __future__ import annotations
+
+import io
+import traceback
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aisec.analyzers import AnalysisContext, Analyzer, analyzers_for
+from aisec.discovery import Discovered, zip_names
+from aisec.engine.evaluate import BoundRule, findings_for
+from aisec.engine.policy import Policy
+from aisec.errors import AisecError, ArtifactError, LimitExceeded
+from aisec.model import Artifact, ArtifactKind, Fact, Finding, ScanError
+from aisec.sniff import SNIFF_BYTES, extension_matches, sniff
+from aisec.source import BytesSource, FileSource, Source
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArtifactResult:
+    """What analyzing one artifact produced: facts, findings and partial failures, as plain data."""
+
+    artifact: Artifact
+    facts: tuple[Fact, ...]
+    findings: tuple[Finding, ...]
+    errors: tuple[ScanError, ...]
+
+
+def analyze_artifact(item: Discovered, rules: Sequence[BoundRule], policy: Policy) -> ArtifactResult:
+    """Analyze one artifact and evaluate the rules over its facts; failures become data, never exceptions."""
+    artifact = item.artifact
+    context = AnalysisContext(path=artifact.path, limits=policy.limits, settings=policy.settings,
+                              nested=_analyze_nested, fs_path=item.fs_path)
+    facts = list(_core_facts(artifact, context))
+    if artifact.size > policy.limits.max_file_bytes:
+        context.error("limit", f"file is larger than max_file_bytes={policy.limits.max_file_bytes}",
+                      limit="max_file_bytes")
+    else:
+        facts.extend(_analyze_file(item, context))
+    facts.extend(context.fact("scan.incomplete", e.reason, location=e.location, message=e.message)
+                 for e in context.errors)
+    facts.sort(key=Fact.sort_key)
+    return ArtifactResult(artifact=artifact, facts=tuple(facts), findings=tuple(findings_for(artifact, facts, rules)),
+                          errors=tuple(context.errors))
+
+
+def _core_facts(artifact: Artifact, context: AnalysisContext) -> Iterator[Fact]:
+    yield context.fact("artifact.kind", artifact.kind.value)
+    yield context.fact("artifact.size", artifact.size)
+    if artifact.kind is not ArtifactKind.DIRECTORY and not extension_matches(artifact.declared_kind, artifact.kind):
+        yield context.fact("artifact.extension_mismatch", artifact.declared_kind or "",
+                           sniffed=artifact.kind.value)
+
+
+def _analyze_file(item: Discovered, context: AnalysisContext) -> list[Fact]:
+    analyzers = analyzers_for(item.artifact.kind)
+    if not analyzers:
+        return []
+    if item.artifact.kind is ArtifactKind.DIRECTORY:
+        # Folder analyzers read the folder through ``context.fs_path``; they get no bytes of their own.
+        return _run(analyzers, BytesSource(b"", budget=0), context)
+    try:
+        source = FileSource(item.fs_path, budget=context.limits.max_read_bytes)
+    except OSError as exc:
+        context.error("io", f"cannot open: {exc.strerror or exc}")
+        return []
+    with source:
+        return _run(analyzers, source, context)
+
+
+def _run(analyzers: Sequence[Analyzer], source: Source, context: AnalysisContext) -> list[Fact]:
+    facts: list[Fact] = []
+    for analyzer in analyzers:
+        name = analyzer.name
+        try:
+            for fact in analyzer.analyze(source, context):
+                facts.append(fact)
+        except LimitExceeded as exc:
+            context.error("limit", f"{name}: {exc}", location=context.at(), limit=exc.limit)
+        except (ArtifactError, AisecError) as exc:
+            context.error("malformed", f"{name}: {exc}", location=context.at())
+        except RecursionError:
+            context.error("limit", f"{name}: structure nested too deeply", location=context.at(),
+                          limit="max_nesting_depth")
+        except MemoryError:
+            context.error("limit", f"{name}: ran out of memory", location=context.at(), limit="max_read_bytes")
+        except Exception as exc:
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            context.error("internal", f"{name}: {type(exc).__name__}: {exc} ({Path(last.filename).name}:"
+                          f"{last.lineno})", location=context.at())
+    return facts
+
+
+def _analyze_nested(member_name: str, source: Source, context: AnalysisContext) -> Iterator[Fact]:
+    head = source.head(SNIFF_BYTES)
+    names: tuple[str, ...] = ()
+    if head.startswith(b"PK"):
+        names = zip_names(io.BytesIO(source.read_at(0, source.size)), context.limits)
+    kind = sniff(head, zip_names=names, name=member_name)
+    yield context.fact("artifact.member_kind", kind.value)
+    yield from _run(analyzers_for(kind), source, context)
+
+
+def failed_result(item: Discovered, rules: Sequence[BoundRule], *, reason: str, message: str,
+                  limit: str | None = None) -> ArtifactResult:
+    """The result for an artifact whose analysis was cut off (worker killed on timeout, worker crash)."""
+    artifact = item.artifact
+    error = ScanError(path=artifact.path, reason=reason, message=message, limit=limit)
+    facts = (Fact(key="artifact.kind", value=artifact.kind.value),
+             Fact(key="scan.incomplete", value=reason, detail={"message": message}))
+    return ArtifactResult(artifact=artifact, facts=facts, findings=tuple(findings_for(artifact, facts, rules)),
+                          errors=(error,))

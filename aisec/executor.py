@@ -1,0 +1,177 @@
+"""Run per-artifact analysis in worker processes, with a per-file time budget and deterministic order.
+
+The work unit is "analyze this artifact under this policy, return facts and findings as plain data"
+(:func:`aisec.analysis.analyze_artifact` → :class:`ArtifactResult`), so another engine (Dask, Ray) can
+implement :class:`Executor` without touching analyzers or rules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Protocol
+
+from aisec.analysis import ArtifactResult, analyze_artifact, failed_result
+from aisec.discovery import Discovered
+from aisec.engine.evaluate import BoundRule
+from aisec.engine.policy import Policy
+
+Progress = Callable[[ArtifactResult], None]
+"""Called in the parent once per finished artifact (in completion order)."""
+
+
+class Executor(Protocol):
+    """Analyzes many artifacts; returns results in the order of ``items`` whatever order they finish in."""
+
+    def run(self, items: Sequence[Discovered], rules: Sequence[BoundRule], policy: Policy,
+            progress: Progress | None = None) -> list[ArtifactResult]:
+        """Analyze every item."""
+        ...
+
+
+class InProcessExecutor:
+    """Analyzes in the calling process, one artifact after another (no time budget: for debugging)."""
+
+    def run(self, items: Sequence[Discovered], rules: Sequence[BoundRule], policy: Policy,
+            progress: Progress | None = None) -> list[ArtifactResult]:
+        """Analyze every item in order."""
+        results = []
+        for item in items:
+            result = analyze_artifact(item, rules, policy)
+            if progress is not None:
+                progress(result)
+            results.append(result)
+        return results
+
+
+@dataclass(kw_only=True)
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    task: int | None = None
+    started: float = 0.0
+    done: list[int] = field(default_factory=list)
+
+
+def _worker_main(conn: Connection, rules: Sequence[BoundRule], policy: Policy) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        index, item = message
+        conn.send((index, analyze_artifact(item, rules, policy)))
+
+
+class ProcessExecutor:
+    """A pool of forked worker processes; a worker that exceeds ``max_seconds_per_file`` is killed and replaced.
+
+    Forking keeps the loaded rules and policy in the workers without re-loading or pickling them; results
+    come back as pickled :class:`ArtifactResult` values produced by aisec's own code (never artifact bytes).
+    """
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = max(1, jobs)
+        self._context = multiprocessing.get_context("fork")
+
+    def run(self, items: Sequence[Discovered], rules: Sequence[BoundRule], policy: Policy,
+            progress: Progress | None = None) -> list[ArtifactResult]:
+        """Analyze every item across the pool."""
+        results: dict[int, ArtifactResult] = {}
+        pending = list(range(len(items)))[::-1]
+        workers: list[_Worker] = []
+        budget = policy.limits.max_seconds_per_file
+        try:
+            for _ in range(min(self.jobs, len(items))):
+                workers.append(self._spawn(rules, policy))
+            while len(results) < len(items):
+                for worker in workers:
+                    if worker.task is None and pending:
+                        index = pending.pop()
+                        worker.task, worker.started = index, time.monotonic()
+                        worker.conn.send((index, items[index]))
+                busy = [w for w in workers if w.task is not None]
+                ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=0.5)
+                for i, worker in enumerate(workers):
+                    if worker.task is None:
+                        continue
+                    result = self._collect(worker, ready, items, rules, budget)
+                    if result is None:
+                        continue
+                    results[worker.task] = result
+                    if progress is not None:
+                        progress(result)
+                    if not worker.process.is_alive():
+                        workers[i] = self._spawn(rules, policy)
+                    else:
+                        worker.task = None
+        finally:
+            for worker in workers:
+                self._stop(worker)
+        return [results[i] for i in range(len(items))]
+
+    def _spawn(self, rules: Sequence[BoundRule], policy: Policy) -> _Worker:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_worker_main, args=(child, rules, policy), daemon=True)
+        process.start()
+        child.close()
+        return _Worker(process=process, conn=parent)
+
+    def _collect(self, worker: _Worker, ready: Sequence[object], items: Sequence[Discovered],
+                 rules: Sequence[BoundRule], budget: float) -> ArtifactResult | None:
+        assert worker.task is not None
+        item = items[worker.task]
+        if worker.conn in ready:
+            try:
+                index, result = worker.conn.recv()
+            except (EOFError, OSError):
+                worker.process.join(timeout=1)
+                code = worker.process.exitcode
+                self._kill(worker)
+                return failed_result(item, rules, reason="internal",
+                                     message=f"the analysis worker died (exit code {code}); the file may "
+                                             "exhaust memory or crash a parser")
+            assert index == worker.task
+            return result  # type: ignore[no-any-return]
+        if time.monotonic() - worker.started > budget:
+            self._kill(worker)
+            return failed_result(item, rules, reason="timeout", limit="max_seconds_per_file",
+                                 message=f"analysis took longer than max_seconds_per_file={budget:g}s and "
+                                         "was stopped")
+        return None
+
+    @staticmethod
+    def _kill(worker: _Worker) -> None:
+        if worker.process.is_alive() and worker.process.pid is not None:
+            os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.join(timeout=5)
+        worker.conn.close()
+
+    @staticmethod
+    def _stop(worker: _Worker) -> None:
+        if worker.process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                worker.conn.send(None)
+            worker.process.join(timeout=2)
+        if worker.process.is_alive():
+            ProcessExecutor._kill(worker)
+        else:
+            worker.conn.close()
+
+
+def default_jobs() -> int:
+    """One worker per available CPU."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

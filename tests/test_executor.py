@@ -1,0 +1,57 @@
+"""Parallel scanning: the same report whatever the number of workers, and a per-file time budget that holds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from aisec.report.json import render_json
+from aisec.report.sarif import render_sarif
+from aisec.scan import scan
+from tests.conftest import FIXTURES
+
+
+def _without_times(text: str) -> str:
+    doc = json.loads(text)
+    if "runs" in doc:
+        for inv in doc["runs"][0]["invocations"]:
+            inv.pop("startTimeUtc", None)
+            inv.pop("endTimeUtc", None)
+    else:
+        doc.pop("started_utc", None)
+        doc.pop("finished_utc", None)
+    return json.dumps(doc, sort_keys=True)
+
+
+def test_reports_are_identical_in_process_serial_and_parallel(in_repo: Path) -> None:
+    reports = {jobs: scan(["fixtures/generated"], jobs=jobs) for jobs in (0, 1, 2)}
+    sarif = {jobs: _without_times(render_sarif(r)) for jobs, r in reports.items()}
+    js = {jobs: _without_times(render_json(r)) for jobs, r in reports.items()}
+    assert sarif[0] == sarif[1] == sarif[2]
+    assert js[0] == js[1] == js[2]
+    assert reports[2].findings
+
+
+def _long_pickle(opcodes: int) -> bytes:
+    # A flat list built with APPEND: each item is two opcodes; harmless but slow to walk.
+    body = b"\x80\x02]" + b"K\x01a" * (opcodes // 2) + b"."
+    return body
+
+
+def test_a_file_over_the_time_budget_is_killed_and_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "slow.pkl").write_bytes(_long_pickle(3_000_000))
+    shutil.copyfile(FIXTURES / "AISEC-MDL-001" / "fail" / "os_system_p4.pkl", folder / "evil.pkl")
+    policy = tmp_path / "tight.yaml"
+    policy.write_text("name: tight\nextends: default\nlimits: {max_seconds_per_file: 0.3, "
+                      "max_pickle_opcodes: 100000000}\n")
+    report = scan([folder], policy=policy, jobs=2)
+    timeouts = [e for e in report.errors if e.reason == "timeout"]
+    assert [Path(e.path).name for e in timeouts] == ["slow.pkl"]
+    assert timeouts[0].limit == "max_seconds_per_file"
+    rules = {(Path(f.path).name, f.rule_id) for f in report.findings}
+    assert ("slow.pkl", "AISEC-GEN-001") in rules
+    assert ("evil.pkl", "AISEC-MDL-001") in rules  # the other file is still analyzed
+    assert not report.trustworthy
