@@ -62,7 +62,9 @@ def _analyze_file(item: Discovered, context: AnalysisContext) -> list[Fact]:
         # Folder analyzers read the folder through ``context.fs_path``; they get no bytes of their own.
         return _run(analyzers, BytesSource(b"", budget=0), context)
     try:
-        source = FileSource(item.fs_path, budget=context.limits.max_read_bytes)
+        # Discovery only keeps symlinks whose target stays inside the scanned root; read that target.
+        real = item.fs_path.resolve() if item.fs_path.is_symlink() else item.fs_path
+        source = FileSource(real, budget=context.limits.max_read_bytes)
     except OSError as exc:
         context.error("io", f"cannot open: {exc.strerror or exc}")
         return []

@@ -76,8 +76,19 @@ def discover(targets: Sequence[str | Path], limits: Limits) -> Discovery:
         if path.is_dir():
             for folder in _model_folders(items, scope, root):
                 items.setdefault(folder.artifact.path, folder)
+    _prefer_link_names(items)
     ordered = tuple(items[k] for k in sorted(items))
     return Discovery(items=ordered, errors=tuple(sorted(errors, key=lambda e: (e.path, e.reason))))
+
+
+def _prefer_link_names(items: dict[str, Discovered]) -> None:
+    """Scan a file once under the names users know: a Hugging Face cache's ``snapshots/<rev>/config.json``
+    links, not the ``blobs/<sha>`` files they point to (the blob is dropped when an in-root link names it)."""
+    linked = {item.fs_path.resolve() for item in items.values()
+              if item.fs_path.is_symlink() and item.artifact.kind is not ArtifactKind.DIRECTORY}
+    for rel in [rel for rel, item in items.items() if not item.fs_path.is_symlink()
+                and item.artifact.kind is not ArtifactKind.DIRECTORY and item.fs_path.resolve() in linked]:
+        del items[rel]
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -126,3 +126,22 @@ def test_vcs_folders_are_skipped_and_order_is_sorted(tmp_path: Path) -> None:
     paths = [item.artifact.path for item in discover([tmp_path], Limits()).items]
     assert paths == sorted(paths)
     assert not any(".git" in p for p in paths)
+
+
+def test_hugging_face_cache_is_scanned_under_snapshot_names(tmp_path: Path) -> None:
+    repo = tmp_path / "hub" / "models--acme--tiny"
+    blobs = repo / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / "aaaa").write_bytes(MALICIOUS)
+    (blobs / "bbbb").write_text('{"model_type": "bert"}')
+    for rev in ("1111", "2222"):
+        snap = repo / "snapshots" / rev
+        snap.mkdir(parents=True)
+        os.symlink(Path("../../blobs/aaaa"), snap / "pytorch_model.bin")
+        os.symlink(Path("../../blobs/bbbb"), snap / "config.json")
+    report = scan([tmp_path / "hub"])
+    evil = sorted(Path(f.path).as_posix().split("models--acme--tiny/")[1] for f in report.findings
+                  if f.rule_id == "AISEC-MDL-001")
+    assert evil == ["snapshots/1111/pytorch_model.bin", "snapshots/2222/pytorch_model.bin"]
+    assert not any("blobs/" in a.path for a in report.artifacts)
+    assert not report.errors
