@@ -10,6 +10,9 @@ from pydantic import ValidationError
 
 from aisec.errors import ConfigError
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader is about ten times faster than the pure-Python one and constructs the same types."""
+
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 """Largest rule or policy file accepted."""
 
@@ -24,7 +27,7 @@ def read_yaml(path: Path, *, error: type[ConfigError]) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"cannot read: {exc}", source=str(path)) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader (libyaml's when available)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
