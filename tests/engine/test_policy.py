@@ -121,7 +121,7 @@ def test_binding_checks_rule_references(tmp_path: Path) -> None:
         ("name: p\nextends: default\nseverity_overrides: {AISEC-XXX-999: low}\n", "unknown rule"),
         ("name: p\nextends: default\nsuppressions: [{rule: AISEC-NOPE-*, path: x, justification: 'reviewed "
          "by security'}]\n", "no known rule"),
-        ("name: p\n", "needs list 'pickle_denylist'"),
+        ("name: p\n", "needs (list|parameter) '"),
     ]:
         path = _write(tmp_path, "p.yaml", text)
         with pytest.raises(PolicyError, match=words):
