@@ -62,6 +62,7 @@ class _Worker:
 
 def _worker_main(conn: Connection, rules: Sequence[BoundRule], policy: Policy) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    _cap_memory(policy.limits.max_worker_memory_bytes)
     while True:
         try:
             message = conn.recv()
@@ -71,6 +72,19 @@ def _worker_main(conn: Connection, rules: Sequence[BoundRule], policy: Policy) -
             return
         index, item = message
         conn.send((index, analyze_artifact(item, rules, policy)))
+
+
+def _cap_memory(limit: int) -> None:
+    # A hostile file must not take the machine's memory: past the cap, allocations fail with MemoryError,
+    # which the analysis reports as a hit limit (or the worker dies and the parent reports that).
+    try:
+        import resource
+
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ImportError, ValueError, OSError):
+        pass  # not available on this platform; the named parser limits still apply
 
 
 class ProcessExecutor:

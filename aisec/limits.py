@@ -44,6 +44,8 @@ class Limits:
     """Most files discovered in one scan."""
     max_seconds_per_file: float = 300.0
     """Wall-clock budget per artifact."""
+    max_worker_memory_bytes: int = 16 * GiB
+    """Address-space cap of each analysis worker process (``RLIMIT_AS``); a file that needs more is reported."""
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

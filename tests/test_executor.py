@@ -55,3 +55,18 @@ def test_a_file_over_the_time_budget_is_killed_and_reported(tmp_path: Path) -> N
     assert ("slow.pkl", "AISEC-GEN-001") in rules
     assert ("evil.pkl", "AISEC-MDL-001") in rules  # the other file is still analyzed
     assert not report.trustworthy
+
+
+def test_a_worker_over_its_memory_cap_reports_instead_of_crashing(tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    blob = b"\0" * (32 * 1024 * 1024)  # a 32 MiB bytes constant: decoding it needs fresh memory
+    (folder / "big.pkl").write_bytes(b"\x80\x04\x8e" + len(blob).to_bytes(8, "little") + blob + b".")
+    policy = tmp_path / "starved.yaml"
+    # Far below what the forked worker already maps: every new allocation in it fails.
+    policy.write_text("name: starved\nextends: default\nlimits: {max_worker_memory_bytes: 1000000}\n")
+    report = scan([folder], policy=policy, jobs=1)
+    assert report.errors, "the starved worker must report the file as not fully scanned"
+    assert {e.reason for e in report.errors} <= {"limit", "internal"}
+    assert any(f.rule_id == "AISEC-GEN-001" for f in report.findings)
+    assert not report.trustworthy
