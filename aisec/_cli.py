@@ -61,10 +61,11 @@ def _add_scan(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     scan = verbs.add_parser("scan", help="scan files and folders", epilog=EXIT_CODES_HELP,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     scan.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to scan")
-    scan.add_argument("--policy", default="default", metavar="NAME|FILE",
-                      help="built-in policy (default, strict, audit) or a policy file (default: default)")
+    scan.add_argument("--policy", metavar="NAME|FILE",
+                      help="built-in policy (default, strict, audit) or a policy file (default: default); flags beat "
+                           "AISEC_* variables, which beat the project file (see aisec config show)")
     scan.add_argument("--rules", metavar="DIR", help="a folder of extra rules to load beside the built-in ones")
-    scan.add_argument("-f", "--format", choices=[f.value for f in OutputFormat], default="text",
+    scan.add_argument("-f", "--format", choices=[f.value for f in OutputFormat],
                       help="report format for -o (or standard output); default text")
     scan.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of standard output")
     scan.add_argument("--sarif", metavar="FILE", help="also write a SARIF report to FILE")
@@ -78,6 +79,9 @@ def _add_scan(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                            "time budget)")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress line on the terminal")
     scan.add_argument("--no-color", action="store_true", help="never colour the text report")
+    from aisec.cli_audit import add_scan_options
+
+    add_scan_options(scan)
     scan.set_defaults(handler=run_scan)
 
 
@@ -96,8 +100,11 @@ def _jobs(text: str) -> int:
 
 def run_scan(args: argparse.Namespace) -> int:
     """``aisec scan``."""
+    from aisec.cli_audit import finish_scan, prepare_scan, publish_scan
     from aisec.progress import ProgressLine
     from aisec.scan import scan
+
+    settings = prepare_scan(args)
 
     lines: list[ProgressLine] = []
 
@@ -107,12 +114,13 @@ def run_scan(args: argparse.Namespace) -> int:
 
     show = sys.stderr.isatty() and not args.quiet
     try:
-        report = scan(args.paths, policy=args.policy, rules_dir=args.rules, fail_on=args.fail_on,
-                      min_severity=args.min_severity, jobs=args.jobs, progress=progress if show else None)
+        report = scan(args.paths, policy=settings.policy, rules_dir=settings.rules, fail_on=settings.fail_on,
+                      min_severity=settings.min_severity, jobs=args.jobs, progress=progress if show else None)
     finally:
         for line in lines:
             line.close()
-    fmt = OutputFormat(args.format)
+    report = finish_scan(report, settings)
+    fmt = settings.format
     if args.output:
         _write(Path(args.output), render(report, fmt))
     else:
@@ -122,6 +130,7 @@ def run_scan(args: argparse.Namespace) -> int:
         _write(Path(args.sarif), render(report, OutputFormat.SARIF))
     if args.json_file:
         _write(Path(args.json_file), render(report, OutputFormat.JSON))
+    publish_scan(report, args, settings)
     return exit_code(report)
 
 
@@ -207,7 +216,14 @@ def _add_signing(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     verify.set_defaults(handler=signing_cli.run_verify)
 
 
+def _add_audit(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aisec.cli_audit import add_audit_verbs
+
+    add_audit_verbs(verbs)
+
+
 _EXTRA_VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_signing,
+    _add_audit,
 )
 """Subcommands beyond scan and rules, each added by one function (registered here and nowhere else)."""

@@ -6,6 +6,7 @@ import enum
 from typing import NoReturn
 
 from aisec.model import Report
+from aisec.report.gitlab import render_gitlab_sast
 from aisec.report.json import render_json
 from aisec.report.sarif import render_sarif
 from aisec.report.text import render_text
@@ -17,6 +18,7 @@ class OutputFormat(enum.Enum):
     TEXT = "text"
     JSON = "json"
     SARIF = "sarif"
+    GITLAB_SAST = "gitlab-sast"
 
 
 def _unreachable(value: NoReturn) -> NoReturn:
@@ -31,6 +33,8 @@ def render(report: Report, fmt: OutputFormat, *, colour: bool = False) -> str:
         return render_json(report)
     if fmt is OutputFormat.SARIF:
         return render_sarif(report)
+    if fmt is OutputFormat.GITLAB_SAST:
+        return render_gitlab_sast(report)
     _unreachable(fmt)
 
 

@@ -27,6 +27,8 @@ def report_document(report: Report) -> dict[str, Any]:
         "findings": [_finding(f) for f in report.findings],
         "suppressed": [_finding(f) for f in report.suppressed],
         "errors": [_error(e) for e in report.errors],
+        "absent": [_finding(f) for f in report.absent],
+        "notices": list(report.notices),
         "unused_suppressions": list(report.unused_suppressions),
         "rules": [{"id": r.id, "name": r.name, "severity": r.severity.value, "confidence": r.confidence.value,
                    "short_description": r.short_description, "cwe": list(r.cwe), "tags": list(r.tags)}
@@ -41,9 +43,14 @@ def summary(report: Report) -> dict[str, Any]:
     counts = {s: 0 for s in ("critical", "high", "medium", "low", "info")}
     for finding in report.findings:
         counts[finding.severity.value] += 1
-    return {"artifacts": len(report.artifacts), "findings": len(report.findings), "by_severity": counts,
-            "errors": len(report.errors), "suppressed": len(report.suppressed),
-            "gate_findings": len(report.gate_findings), "complete": report.trustworthy}
+    doc = {"artifacts": len(report.artifacts), "findings": len(report.findings), "by_severity": counts,
+           "errors": len(report.errors), "suppressed": len(report.suppressed),
+           "gate_findings": len(report.gate_findings), "complete": report.trustworthy}
+    states = [f.baseline_state for f in (*report.findings, *report.absent) if f.baseline_state]
+    if states:
+        doc["baseline"] = {s: states.count(s) for s in ("new", "updated", "unchanged", "absent")}
+        doc["gate_all"] = report.gate_all
+    return doc
 
 
 def _location(loc: Location) -> dict[str, Any]:
@@ -58,6 +65,8 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "path": finding.path, "location": _location(finding.location), "message": finding.message,
         "evidence": dict(sorted(finding.evidence.items())), "fingerprint": finding.fingerprint,
     }
+    if finding.baseline_state:
+        doc["baseline_state"] = finding.baseline_state
     if finding.suppression is not None:
         doc["suppression"] = {"justification": finding.suppression.justification,
                               "expires": finding.suppression.expires}

@@ -24,6 +24,7 @@ def sarif_log(report: Report) -> dict[str, Any]:
     rule_index = {r.id: i for i, r in enumerate(report.rules)}
     artifact_index = {a.path: i for i, a in enumerate(report.artifacts)}
     results = [_result(f, rule_index, artifact_index) for f in report.findings if f.rule_id in rule_index]
+    results += [_result(f, rule_index, artifact_index) for f in report.absent]
     run: dict[str, Any] = {
         "tool": {"driver": {
             "name": "aisec", "fullName": "aisec AI security scanner", "version": report.tool_version,
@@ -41,6 +42,9 @@ def sarif_log(report: Report) -> dict[str, Any]:
                        "aisec/unusedSuppressions": list(report.unused_suppressions),
                        "aisec/suppressedCount": len(report.suppressed)},
     }
+    if report.notices:
+        run["invocations"][0]["toolConfigurationNotifications"] = [
+            {"level": "note", "message": {"text": n}, "descriptor": {"id": "aisec/config"}} for n in report.notices]
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
@@ -100,9 +104,9 @@ def _result(finding: Finding, rule_index: dict[str, int], artifact_index: dict[s
         properties["aisec/member"] = loc.member
     if loc.offset is not None:
         properties["aisec/offset"] = loc.offset
-    return {
+    result: dict[str, Any] = {
         "ruleId": finding.rule_id,
-        "ruleIndex": rule_index[finding.rule_id],
+        "ruleIndex": rule_index.get(finding.rule_id, -1),
         "level": finding.severity.sarif_level,
         "message": {"text": finding.message},
         "locations": [location],
@@ -112,6 +116,14 @@ def _result(finding: Finding, rule_index: dict[str, int], artifact_index: dict[s
         },
         "properties": properties,
     }
+    if finding.baseline_state:
+        result["baselineState"] = finding.baseline_state
+    if finding.baseline_state == "absent":
+        # Gone since the baseline: a "pass" with no level, so viewers do not show it as a live problem.
+        result.update(kind="pass", level="none")
+    if result["ruleIndex"] < 0:
+        del result["ruleIndex"]  # a baseline rule this run no longer has
+    return result
 
 
 def _logical(finding: Finding) -> dict[str, Any] | None:

@@ -26,6 +26,8 @@ def render_text(report: Report, *, colour: bool = False) -> str:
         lines.append("")
     if report.unused_suppressions:
         lines.append("Suppressions that matched nothing: " + "; ".join(report.unused_suppressions))
+    lines.extend(f"Notice: {n}" for n in report.notices)
+    lines.extend(_baseline_lines(report))
     lines.append(_summary(report))
     if not report.findings:
         lines.append(NOT_PROOF)
@@ -44,7 +46,19 @@ def _line(finding: Finding, colour: bool) -> str:
     if finding.location.offset is not None:
         where.append(f"offset {finding.location.offset}")
     suffix = f" ({', '.join(where)})" if where else ""
-    return f"  {tag} {finding.rule_id}  {finding.message}{suffix}"
+    state = f" [{finding.baseline_state}]" if finding.baseline_state else ""
+    return f"  {tag} {finding.rule_id}{state}  {finding.message}{suffix}"
+
+
+def _baseline_lines(report: Report) -> list[str]:
+    states = [f.baseline_state for f in (*report.findings, *report.absent) if f.baseline_state]
+    if not states:
+        return []
+    counts = ", ".join(f"{states.count(s)} {s}" for s in ("new", "updated", "unchanged", "absent"))
+    lines = [f"Against the baseline: {counts}"
+             f"{'' if report.gate_all else ' (the gate counts new and updated findings only)'}."]
+    lines.extend(f"  absent   {f.rule_id}  {f.path}: {f.message}" for f in report.absent)
+    return lines
 
 
 def _bold(text: str, colour: bool) -> str:
