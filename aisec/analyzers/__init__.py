@@ -7,10 +7,12 @@ from types import MappingProxyType
 
 from aisec.analyzers.base import AnalysisContext, Analyzer, AnalyzerError
 from aisec.analyzers.pickle import PickleAnalyzer
+from aisec.analyzers.signature import SignatureAnalyzer
 from aisec.model import ArtifactKind
 
 ANALYZERS: tuple[Analyzer, ...] = (
     PickleAnalyzer(),
+    SignatureAnalyzer(),
 )
 """Every analyzer aisec runs, in the order it runs them. Register new analyzers here and nowhere else."""
 
