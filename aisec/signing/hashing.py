@@ -88,8 +88,14 @@ def _buffer() -> memoryview:
 
 
 def _open_regular(path: str) -> int:
-    """Open ``path`` read-only without blocking on FIFOs and refuse anything but a regular file."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    """Open ``path`` read-only and refuse anything but a regular file.
+
+    ``O_NONBLOCK`` keeps a FIFO swapped in after listing from blocking the open; ``O_NOFOLLOW`` refuses a
+    file swapped for a symbolic link (callers pass the resolved target of links they allow).
+    """
+    flags = os.O_RDONLY
+    for name in ("O_NONBLOCK", "O_NOFOLLOW", "O_CLOEXEC", "O_BINARY"):
+        flags |= getattr(os, name, 0)
     fd = os.open(path, flags)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
