@@ -492,3 +492,17 @@ def test_sigstore_without_identity_is_not_authenticated(tmp_path: Path) -> None:
                           trust=SigstoreTrust(trusted_root=trusted, identity=None, issuer=None, source=source))
     assert result.reasons == (Reason.NOT_AUTHENTICATED,)
     assert SIGSTORE_IDENTITY in (result.signer or "")
+
+
+def test_non_utf8_file_name(model: Path, tmp_path: Path, ec_keys: Keys) -> None:
+    from aisec.signing import SigningError
+
+    sig = signed(model, tmp_path, ec_keys)
+    bad = os.path.join(os.fsencode(model), b"caf\xe9.bin")
+    with open(bad, "wb") as handle:
+        handle.write(b"x")
+    result = check(model, sig, key_trust(ec_keys))
+    assert result.reasons == (Reason.UNSAFE_RESOURCE_NAME,)
+    assert "UTF-8" in result.discrepancies[0].detail
+    with pytest.raises(SigningError, match="UTF-8"):
+        signed(model, tmp_path, ec_keys)
