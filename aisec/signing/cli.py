@@ -35,7 +35,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         action="extend",
         default=[],
-        help="paths relative to the model root to leave out (each covers its subtree)",
+        help="paths to leave out, each covering its subtree: relative to the working directory when that "
+        "lands inside the model (as model_signing), else relative to the model root",
     )
     parser.add_argument(
         "--allow-symlinks",

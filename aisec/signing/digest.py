@@ -36,13 +36,18 @@ def relative_inside(model: Path, path: Path) -> str | None:
 def normalize_ignore_paths(model: Path, paths: Sequence[str | Path], *, tolerate_outside: bool) -> list[str]:
     """Normalize ignore paths to POSIX paths relative to the model root.
 
-    Relative paths are taken relative to the model root; absolute ones must lie inside it (outside ones
-    are dropped with ``tolerate_outside``, else refused). ``./x`` and ``x/`` become ``x``.
+    As in model_signing's CLI, a path is first taken relative to the working directory; when that does not
+    land inside the model, a relative path is taken relative to the model root instead. Absolute paths must
+    lie inside the model (outside ones are dropped with ``tolerate_outside``, else refused). ``./x`` and
+    ``x/`` become ``x``.
     """
     out: list[str] = []
     for raw in paths:
         text = os.fspath(raw)
-        if os.path.isabs(text):
+        from_cwd = relative_inside(model, Path(text)) if not os.path.isabs(text) else None
+        if from_cwd is not None:
+            text = from_cwd
+        elif os.path.isabs(text):
             rel = relative_inside(model, Path(text))
             if rel is None:
                 if tolerate_outside:

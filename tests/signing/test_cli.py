@@ -152,3 +152,16 @@ def test_real_samples_through_cli(tmp_path: Path) -> None:
     assert cli("verify", folder, "--signature", folder / "model.sig", "--public-key", key)[0] == 0
     (folder / "signme-1").write_bytes(b"x")
     assert cli("verify", folder, "--signature", folder / "model.sig", "--public-key", key)[0] == 1
+
+
+def test_ignore_paths_relative_to_cwd_or_model_root(model: Path, tmp_path: Path, ec_keys: Keys,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(model.parent)
+    sig = tmp_path / "i.sig"
+    # "model/nested" lands inside the model from the working directory (model_signing's meaning);
+    # "empty" does not, so it is taken relative to the model root.
+    assert cli("sign", "model", "--private-key", ec_keys["p256"][0], "--signature", sig,
+               "--ignore-paths", "model/nested", "empty")[0] == 0
+    ignored = set(payload_of(sig)["predicate"]["serialization"]["ignore_paths"])
+    assert {"nested", "empty"} <= ignored
+    assert "model/nested" not in ignored
