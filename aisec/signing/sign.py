@@ -116,7 +116,7 @@ def sign_model(
 
     With ``certificate`` the bundle carries the certificate and ``certificate_chain`` (the certificate
     method); otherwise only a hint of the public key (the key method). The signature file, the default git
-    paths at the top of the model and ``ignore_paths`` (relative to the model root) are left out and
+    paths at the top of the model and ``ignore_paths`` (see :func:`normalize_ignore_paths`) are left out and
     recorded in the signature (model_signing always leaves the git paths out, so signing them would not
     verify there). Raises :class:`SigningError` on any problem; nothing is written then.
     """
@@ -127,6 +127,8 @@ def sign_model(
         raise SigningError(f"unknown serialization method {method!r} (files or shards)")
     if method == "shards" and shard_size <= 0:
         raise SigningError("shard size must be positive")
+    if method == "shards" and hash_type == "blake3":
+        raise SigningError("model_signing never shards BLAKE3 (it is parallel already); use --serialization files")
     key = _load_private_key(private_key, password)
     chain = _load_chain(certificate, certificate_chain, key) if certificate is not None else ()
     sig_path = Path(signature_path) if signature_path is not None else default_signature_path(model)
@@ -165,9 +167,12 @@ def sign_model(
         chain_der=chain,
         key_hint=None if chain else dsse.key_hint(key.public_key()),
     )
+    temporary = sig_path.with_name(f".{sig_path.name}.{os.getpid()}.tmp")
     try:
-        sig_path.write_bytes(bundle)
+        temporary.write_bytes(bundle)
+        os.replace(temporary, sig_path)  # never leave a half-written signature behind
     except OSError as exc:
+        temporary.unlink(missing_ok=True)
         raise SigningError(f"cannot write signature {sig_path}: {exc.strerror or exc}") from None
     signer = (
         x509.load_der_x509_certificate(chain[0]).subject.rfc4514_string()
