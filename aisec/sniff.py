@@ -8,6 +8,7 @@ import pickletools
 import struct
 from pathlib import PurePosixPath
 
+from aisec import protobuf_wire
 from aisec.model import ArtifactKind
 
 SNIFF_BYTES = 64 * 1024
@@ -103,6 +104,9 @@ def _sniff_binary(head: bytes) -> ArtifactKind | None:
             return kind
     if len(head) >= 262 and head[257:262] == b"ustar":
         return ArtifactKind.TAR
+    proto = protobuf_wire.classify(head)
+    if proto is not None:
+        return ArtifactKind(proto)
     if _looks_like_zlib(head):
         return ArtifactKind.ZLIB
     if _looks_like_safetensors(head):
@@ -165,6 +169,8 @@ def _sniff_text(head: bytes, name: str) -> ArtifactKind:
 def _classify_text(text: str, name: str) -> ArtifactKind:
     stripped = text.lstrip("\ufeff \t\r\n")
     lower = name.lower()
+    if stripped.startswith(("{%", "{{", "{#")):
+        return ArtifactKind.JINJA  # Jinja delimiters, never valid JSON
     if stripped.startswith(("{", "[")):
         if _is_jsonl(stripped):
             return ArtifactKind.JSONL

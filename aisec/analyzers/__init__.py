@@ -6,13 +6,27 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from aisec.analyzers.base import AnalysisContext, Analyzer, AnalyzerError
+from aisec.analyzers.gguf import GGUFAnalyzer
+from aisec.analyzers.hf_folder import HFFolderAnalyzer
+from aisec.analyzers.jinja_template import JinjaAnalyzer
+from aisec.analyzers.keras import KerasAnalyzer
+from aisec.analyzers.onnx import OnnxAnalyzer
 from aisec.analyzers.pickle import PickleAnalyzer
+from aisec.analyzers.safetensors import SafetensorsAnalyzer
 from aisec.analyzers.signature import SignatureAnalyzer
+from aisec.analyzers.tensorflow import TensorFlowAnalyzer
 from aisec.model import ArtifactKind
 
 ANALYZERS: tuple[Analyzer, ...] = (
     PickleAnalyzer(),
     SignatureAnalyzer(),
+    SafetensorsAnalyzer(),
+    GGUFAnalyzer(),
+    JinjaAnalyzer(),
+    KerasAnalyzer(),
+    TensorFlowAnalyzer(),
+    OnnxAnalyzer(),
+    HFFolderAnalyzer(),
 )
 """Every analyzer aisec runs, in the order it runs them. Register new analyzers here and nowhere else."""
 

@@ -1,0 +1,220 @@
+"""A small, bounded protobuf wire-format reader (varints, length-delimited fields) with no schema library."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from aisec.errors import ArtifactError
+
+VARINT, FIXED64, LEN, START_GROUP, END_GROUP, FIXED32 = 0, 1, 2, 3, 4, 5
+MAX_VARINT_BYTES = 10
+MAX_DEPTH = 64
+"""Deepest message nesting any caller may walk (protobuf's own default recursion limit is 100)."""
+
+
+class ProtobufError(ArtifactError):
+    """The bytes are not a well-formed protobuf message."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Field:
+    """One decoded field: its number, wire type, and either an integer or a byte range of ``data``."""
+
+    number: int
+    wire_type: int
+    offset: int
+    """Offset of the field's tag in the buffer."""
+    value: int = 0
+    """Varint or fixed value (wire types 0, 1, 5)."""
+    start: int = 0
+    end: int = 0
+    """Payload range in the buffer (wire type 2)."""
+
+
+def read_varint(data: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
+    """Decode a varint at ``pos``; return (value, next position)."""
+    result = 0
+    shift = 0
+    for i in range(MAX_VARINT_BYTES):
+        if pos + i >= end:
+            raise ProtobufError(f"varint at byte {pos} runs past the end of its message")
+        byte = data[pos + i]
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos + i + 1
+        shift += 7
+    raise ProtobufError(f"varint at byte {pos} is longer than {MAX_VARINT_BYTES} bytes")
+
+
+def iter_fields(data: bytes | memoryview, start: int = 0, end: int | None = None) -> Iterator[Field]:
+    """Yield the fields of the message in ``data[start:end]``; groups are rejected, lengths are checked."""
+    stop = len(data) if end is None else end
+    if stop > len(data):
+        raise ProtobufError("message range runs past the end of the data")
+    pos = start
+    while pos < stop:
+        tag_at = pos
+        tag, pos = read_varint(data, pos, stop)
+        number, wire = tag >> 3, tag & 7
+        if number == 0:
+            raise ProtobufError(f"field number 0 at byte {tag_at}")
+        if wire == VARINT:
+            value, pos = read_varint(data, pos, stop)
+            yield Field(number=number, wire_type=wire, offset=tag_at, value=value)
+        elif wire == LEN:
+            length, pos = read_varint(data, pos, stop)
+            if length > stop - pos:
+                raise ProtobufError(f"field {number} at byte {tag_at} declares {length} bytes but only "
+                                    f"{stop - pos} remain")
+            yield Field(number=number, wire_type=wire, offset=tag_at, start=pos, end=pos + length)
+            pos += length
+        elif wire in (FIXED64, FIXED32):
+            size = 8 if wire == FIXED64 else 4
+            if pos + size > stop:
+                raise ProtobufError(f"fixed field {number} at byte {tag_at} runs past the end")
+            value = int.from_bytes(bytes(data[pos:pos + size]), "little")
+            yield Field(number=number, wire_type=wire, offset=tag_at, value=value)
+            pos += size
+        else:
+            raise ProtobufError(f"unsupported wire type {wire} (field {number}) at byte {tag_at}")
+
+
+def text(data: bytes | memoryview, item: Field, limit: int = 4096) -> str:
+    """A length-delimited field as text (invalid UTF-8 replaced, clipped to ``limit`` characters)."""
+    if item.wire_type != LEN:
+        raise ProtobufError(f"field {item.number} at byte {item.offset} should be length-delimited")
+    return bytes(data[item.start:min(item.end, item.start + limit)]).decode("utf-8", "replace")
+
+
+def packed_varints(data: bytes | memoryview, item: Field) -> list[int]:
+    """Values of a repeated integer field, packed (LEN) or a single unpacked varint."""
+    if item.wire_type == VARINT:
+        return [item.value]
+    if item.wire_type != LEN:
+        raise ProtobufError(f"field {item.number} at byte {item.offset} is not an integer field")
+    out = []
+    pos = item.start
+    while pos < item.end:
+        value, pos = read_varint(data, pos, item.end)
+        out.append(value)
+    return out
+
+
+def signed64(value: int) -> int:
+    """Reinterpret a varint as a two's complement int64."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def check_depth(depth: int) -> None:
+    """Refuse hostile nesting before recursing deeper."""
+    if depth > MAX_DEPTH:
+        raise ProtobufError(f"messages nested deeper than {MAX_DEPTH} levels")
+
+
+def top_level_shape(head: bytes) -> list[tuple[int, int]] | None:
+    """(field number, wire type) of the leading top-level fields of ``head``, or None if it is not protobuf.
+
+    The last field may be cut by the end of ``head`` (a sniff window); anything else malformed means None.
+    """
+    shape: list[tuple[int, int]] = []
+    pos = 0
+    end = len(head)
+    while pos < end and len(shape) < 64:
+        try:
+            tag, after = read_varint(head, pos, end)
+        except ProtobufError:
+            return shape or None
+        number, wire = tag >> 3, tag & 7
+        if number == 0 or number > 10_000 or wire not in (VARINT, FIXED64, LEN, FIXED32):
+            return None
+        shape.append((number, wire))
+        try:
+            if wire == VARINT:
+                _, pos = read_varint(head, after, end)
+            elif wire == LEN:
+                length, pos = read_varint(head, after, end)
+                pos += length
+            else:
+                pos = after + (8 if wire == FIXED64 else 4)
+        except ProtobufError:
+            return shape
+    return shape
+
+
+_ONNX_MODEL_FIELDS = {1: VARINT, 2: LEN, 3: LEN, 4: LEN, 5: VARINT, 6: LEN, 7: LEN, 8: LEN, 14: LEN, 20: LEN,
+                      25: LEN}
+
+
+def classify(head: bytes) -> str | None:
+    """Tell ONNX ModelProto, TF SavedModel and TF GraphDef apart by structure: an ArtifactKind value or None."""
+    if head[:1] not in (b"\x08", b"\x0a"):
+        return None
+    shape = top_level_shape(head)
+    if not shape:
+        return None
+    numbers = {n for n, _ in shape}
+    if shape[0] == (1, VARINT):
+        if numbers <= {1, 2} and (2, LEN) in shape and _submessage_ok(head, 2, {1, 2, 3, 4, 5, 6, 7, 8, 9}):
+            return "tf_savedmodel"
+        if all(_ONNX_MODEL_FIELDS.get(n) == w for n, w in shape) and numbers & {7, 8}:
+            return "onnx"
+        return None
+    if shape[0] == (1, LEN) and numbers <= {1, 2, 3, 4} and _submessage_ok(head, 1, {1, 2, 3, 4, 5, 6, 7}):
+        return "protobuf"
+    return None
+
+
+def _submessage_ok(head: bytes, number: int, allowed: set[int]) -> bool:
+    """The first field ``number`` holds a message whose leading fields are all in ``allowed``."""
+    try:
+        for item in iter_fields(head[:_complete_prefix(head)]):
+            if item.number == number and item.wire_type == LEN:
+                inner = top_level_shape(head[item.start:item.end])
+                return bool(inner) and all(n in allowed for n, _ in inner or ())
+    except ProtobufError:
+        return False
+    # The first such field was cut by the sniff window: judge what is visible of it.
+    for item_number, start in _open_fields(head):
+        if item_number == number:
+            inner = top_level_shape(head[start:])
+            return bool(inner) and all(n in allowed for n, _ in inner or ())
+    return False
+
+
+def _complete_prefix(head: bytes) -> int:
+    """Length of the longest prefix of ``head`` made of whole top-level fields."""
+    pos = 0
+    end = len(head)
+    while pos < end:
+        try:
+            tag, after = read_varint(head, pos, end)
+            wire = tag & 7
+            if wire == VARINT:
+                _, nxt = read_varint(head, after, end)
+            elif wire == LEN:
+                length, nxt = read_varint(head, after, end)
+                nxt += length
+            elif wire in (FIXED64, FIXED32):
+                nxt = after + (8 if wire == FIXED64 else 4)
+            else:
+                return pos
+        except ProtobufError:
+            return pos
+        if nxt > end:
+            return pos
+        pos = nxt
+    return pos
+
+
+def _open_fields(head: bytes) -> list[tuple[int, int]]:
+    """The LEN field cut by the end of ``head``, as (number, payload start)."""
+    pos = _complete_prefix(head)
+    try:
+        tag, after = read_varint(head, pos, len(head))
+        if tag & 7 == LEN:
+            _, start = read_varint(head, after, len(head))
+            return [(tag >> 3, start)]
+    except ProtobufError:
+        pass
+    return []
