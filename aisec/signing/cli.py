@@ -251,6 +251,8 @@ def render(result: VerificationResult) -> str:
         shard = f", shard size {ser.shard_size}" if ser.shard_size else ""
         lines.append(f"  hashing:     {ser.method}, {ser.hash_type}{shard}")
     lines.append(f"  checked:     {len(result.checked_files)} signed file(s)")
+    if result.signed_ignore_paths:
+        lines.append(f"  ignored:     {', '.join(result.signed_ignore_paths)} (recorded by the signer)")
     if result.discrepancies:
         lines.append("discrepancies:")
         lines += [f"  - {d}" for d in result.discrepancies]
