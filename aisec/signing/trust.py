@@ -7,18 +7,21 @@ import ipaddress
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store
-from sigstore.models import TrustedRoot
 
 from aisec.errors import VerificationError
 from aisec.signing import strictjson
 from aisec.signing.dsse import UnsupportedKey, check_public_key
 from aisec.signing.reasons import Discrepancy, Reason
+
+if TYPE_CHECKING:  # sigstore is imported only when a Sigstore signature is verified (it is slow to import)
+    from sigstore.models import TrustedRoot
 
 SIGSTORE_PRODUCTION_TUF = "https://tuf-repo-cdn.sigstore.dev"
 """The TUF repository whose trusted root sigstore-python ships inside its package."""
@@ -110,6 +113,7 @@ def embedded_sigstore_root() -> bytes:
 
 def load_sigstore_root(path: str | Path | None) -> tuple[TrustedRoot, str]:
     """A Sigstore trusted root from ``path`` (trusted root or client trust config), else the embedded one."""
+    from sigstore.models import TrustedRoot
     from sigstore_models.trustroot import v1 as trustroot_v1
 
     if path is None:
