@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple, Union, overload
 
 from aisec.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from aisec.source import Source
 
 VARINT, FIXED64, LEN, START_GROUP, END_GROUP, FIXED32 = 0, 1, 2, 3, 4, 5
 MAX_VARINT_BYTES = 10
@@ -13,13 +16,19 @@ MAX_DEPTH = 64
 """Deepest message nesting any caller may walk (protobuf's own default recursion limit is 100)."""
 
 
+Buffer = Union[bytes, memoryview, "LazyBytes"]
+"""Anything indexable like bytes: in-memory data or a lazily read source."""
+
+
 class ProtobufError(ArtifactError):
     """The bytes are not a well-formed protobuf message."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Field:
-    """One decoded field: its number, wire type, and either an integer or a byte range of ``data``."""
+class Field(NamedTuple):
+    """One decoded field: its number, wire type, and either an integer or a byte range of ``data``.
+
+    A named tuple rather than a dataclass: graphs have millions of fields and construction cost dominates.
+    """
 
     number: int
     wire_type: int
@@ -32,8 +41,12 @@ class Field:
     """Payload range in the buffer (wire type 2)."""
 
 
-def read_varint(data: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
+def read_varint(data: Buffer, pos: int, end: int) -> tuple[int, int]:
     """Decode a varint at ``pos``; return (value, next position)."""
+    if pos < end:
+        first = data[pos]
+        if first < 0x80:  # the common one-byte case, without the loop
+            return first, pos + 1
     result = 0
     shift = 0
     for i in range(MAX_VARINT_BYTES):
@@ -47,7 +60,7 @@ def read_varint(data: bytes | memoryview, pos: int, end: int) -> tuple[int, int]
     raise ProtobufError(f"varint at byte {pos} is longer than {MAX_VARINT_BYTES} bytes")
 
 
-def iter_fields(data: bytes | memoryview, start: int = 0, end: int | None = None) -> Iterator[Field]:
+def iter_fields(data: Buffer, start: int = 0, end: int | None = None) -> Iterator[Field]:
     """Yield the fields of the message in ``data[start:end]``; groups are rejected, lengths are checked."""
     stop = len(data) if end is None else end
     if stop > len(data):
@@ -80,14 +93,14 @@ def iter_fields(data: bytes | memoryview, start: int = 0, end: int | None = None
             raise ProtobufError(f"unsupported wire type {wire} (field {number}) at byte {tag_at}")
 
 
-def text(data: bytes | memoryview, item: Field, limit: int = 4096) -> str:
+def text(data: Buffer, item: Field, limit: int = 4096) -> str:
     """A length-delimited field as text (invalid UTF-8 replaced, clipped to ``limit`` characters)."""
     if item.wire_type != LEN:
         raise ProtobufError(f"field {item.number} at byte {item.offset} should be length-delimited")
     return bytes(data[item.start:min(item.end, item.start + limit)]).decode("utf-8", "replace")
 
 
-def packed_varints(data: bytes | memoryview, item: Field) -> list[int]:
+def packed_varints(data: Buffer, item: Field) -> list[int]:
     """Values of a repeated integer field, packed (LEN) or a single unpacked varint."""
     if item.wire_type == VARINT:
         return [item.value]
@@ -218,3 +231,52 @@ def _open_fields(head: bytes) -> list[tuple[int, int]]:
     except ProtobufError:
         pass
     return []
+
+
+class LazyBytes:
+    """Byte-indexable view of a :class:`~aisec.source.Source` that reads windows on demand.
+
+    The wire reader only touches tags, lengths and the small fields it decodes, so large payloads (tensor
+    ``raw_data``, constant tensors) are skipped without being read: a 2 GB ONNX model costs its metadata.
+    """
+
+    def __init__(self, source: Source, window: int = 16 * 1024) -> None:
+        self._source = source
+        self._window = window
+        self._start = 0
+        self._data = b""
+
+    def __len__(self) -> int:
+        return self._source.size
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> bytes: ...
+
+    def __getitem__(self, index: int | slice) -> int | bytes:
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(self._source.size)
+            if stop <= start:
+                return b""
+            if self._start <= start and stop <= self._start + len(self._data):
+                return self._data[start - self._start:stop - self._start]
+            return self._source.read_at(start, stop - start)
+        if not self._start <= index < self._start + len(self._data):
+            if not 0 <= index < self._source.size:
+                raise IndexError(index)
+            self._start = index
+            self._data = self._source.read_at(index, self._window)
+        return self._data[index - self._start]
+
+
+IN_MEMORY_BYTES = 32 * 1024 * 1024
+"""Messages up to this size are read whole (faster indexing); larger ones lazily, skipping big payloads."""
+
+
+def load(source: Source) -> Buffer:
+    """The message bytes of ``source``: in memory when small, else a :class:`LazyBytes` view."""
+    if source.size <= IN_MEMORY_BYTES:
+        return source.read_at(0, source.size)
+    return LazyBytes(source)

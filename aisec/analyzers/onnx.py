@@ -10,7 +10,6 @@ from pathlib import Path
 
 from aisec import protobuf_wire as pw
 from aisec.analyzers.base import AnalysisContext
-from aisec.errors import LimitExceeded
 from aisec.model import ArtifactKind, Fact
 from aisec.source import Source
 
@@ -68,10 +67,7 @@ class OnnxAnalyzer:
 
     def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
         """Walk the model; external files are stat-ed, never opened."""
-        if source.size > context.limits.max_read_bytes:
-            raise LimitExceeded("max_read_bytes", context.limits.max_read_bytes,
-                                f"ONNX model is {source.size} bytes, over max_read_bytes")
-        data = source.read_at(0, source.size)
+        data = pw.load(source)
         model = _Model()
         for item in pw.iter_fields(data):
             if item.wire_type != pw.LEN:
@@ -171,7 +167,7 @@ def _external_length(entries: dict[str, str], file_size: int | None) -> int | No
     return min(length, remaining) if length is not None else remaining
 
 
-def _graph(data: bytes, graph: pw.Field, model: _Model, depth: int) -> None:
+def _graph(data: pw.Buffer, graph: pw.Field, model: _Model, depth: int) -> None:
     pw.check_depth(depth)
     for item in pw.iter_fields(data, graph.start, graph.end):
         if item.wire_type != pw.LEN:
@@ -184,13 +180,13 @@ def _graph(data: bytes, graph: pw.Field, model: _Model, depth: int) -> None:
             _sparse(data, item, model)
 
 
-def _sparse(data: bytes, sparse: pw.Field, model: _Model) -> None:
+def _sparse(data: pw.Buffer, sparse: pw.Field, model: _Model) -> None:
     for sub in pw.iter_fields(data, sparse.start, sparse.end):
         if sub.number in (SPARSE_VALUES, SPARSE_INDICES) and sub.wire_type == pw.LEN:
             model.tensors.append(_tensor(data, sub))
 
 
-def _node(data: bytes, node: pw.Field, model: _Model, depth: int) -> None:
+def _node(data: pw.Buffer, node: pw.Field, model: _Model, depth: int) -> None:
     op = domain = ""
     attributes = []
     for item in pw.iter_fields(data, node.start, node.end):
@@ -219,7 +215,7 @@ def _node(data: bytes, node: pw.Field, model: _Model, depth: int) -> None:
                 _sparse(data, sub, model)
 
 
-def _function(data: bytes, fn: pw.Field, model: _Model) -> None:
+def _function(data: pw.Buffer, fn: pw.Field, model: _Model) -> None:
     name = domain = ""
     nodes = []
     for item in pw.iter_fields(data, fn.start, fn.end):
@@ -236,7 +232,7 @@ def _function(data: bytes, fn: pw.Field, model: _Model) -> None:
         _node(data, node, model, 1)
 
 
-def _tensor(data: bytes, tensor: pw.Field) -> _Tensor:
+def _tensor(data: pw.Buffer, tensor: pw.Field) -> _Tensor:
     dims: list[int] = []
     dtype = 0
     name = ""

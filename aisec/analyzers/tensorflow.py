@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from aisec import protobuf_wire as pw
 from aisec.analyzers.base import AnalysisContext
-from aisec.errors import LimitExceeded
 from aisec.model import ArtifactKind, Fact
 from aisec.source import Source
 
@@ -24,6 +24,7 @@ NODE_NAME, NODE_OP, NODE_ATTR = 1, 2, 5
 ATTR_KEY, ATTR_VALUE = 1, 2
 ATTRVALUE_S, ATTRVALUE_LIST = 2, 1
 LIST_S = 2
+_TF1_SAVER = re.compile(r"save(?:_\d+)?")
 _FILE_ATTRS = frozenset({"output_stream", "debug_urls", "filename", "logdir"})
 
 
@@ -42,7 +43,7 @@ class TensorFlowAnalyzer:
     name = "tensorflow"
     kinds = frozenset({ArtifactKind.TF_SAVEDMODEL, ArtifactKind.PROTOBUF})
     provides: Mapping[str, str] = {
-        "tf.op": "an op the graph runs; detail 'scope' is the function name or the node's top-level name scope, "
+        "tf.op": "an op the graph runs; detail 'scope' is the function name, the saver scope or <graph>, "
                  "'node' the first node, 'count' how many nodes",
         "tf.print_to_file": "a PrintV2 or Debug op whose output goes to a file URL",
         "tf.node_count": "number of nodes in the graph and its functions",
@@ -51,11 +52,8 @@ class TensorFlowAnalyzer:
 
     def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
         """Read the message (bounded by max_read_bytes) and walk graphs and function libraries."""
-        if source.size > context.limits.max_read_bytes:
-            raise LimitExceeded("max_read_bytes", context.limits.max_read_bytes,
-                                f"protobuf is {source.size} bytes, over max_read_bytes")
-        data = source.read_at(0, source.size)
-        layout = pw.classify(data[:65536])
+        data = pw.load(source)
+        layout = pw.classify(bytes(data[:65536]))
         seen = _Seen()
         if layout == "tf_savedmodel":
             for item in pw.iter_fields(data):
@@ -75,7 +73,7 @@ class TensorFlowAnalyzer:
             yield context.fact("tf.print_to_file", target, location=context.at(pointer=node), op=op, node=node)
 
 
-def _meta_graph(data: bytes, meta: pw.Field, seen: _Seen) -> None:
+def _meta_graph(data: pw.Buffer, meta: pw.Field, seen: _Seen) -> None:
     saver_scope = ""
     graphs = []
     for item in pw.iter_fields(data, meta.start, meta.end):
@@ -89,7 +87,7 @@ def _meta_graph(data: bytes, meta: pw.Field, seen: _Seen) -> None:
         _graph(data, graph.start, graph.end, seen, saver_scope)
 
 
-def _graph(data: bytes, start: int, end: int, seen: _Seen, saver_scope: str) -> None:
+def _graph(data: pw.Buffer, start: int, end: int, seen: _Seen, saver_scope: str) -> None:
     for item in pw.iter_fields(data, start, end):
         if item.wire_type != pw.LEN:
             continue
@@ -101,7 +99,7 @@ def _graph(data: bytes, start: int, end: int, seen: _Seen, saver_scope: str) -> 
                     _function(data, fn, seen)
 
 
-def _function(data: bytes, fn: pw.Field, seen: _Seen) -> None:
+def _function(data: pw.Buffer, fn: pw.Field, seen: _Seen) -> None:
     name = ""
     nodes = []
     for item in pw.iter_fields(data, fn.start, fn.end):
@@ -115,7 +113,7 @@ def _function(data: bytes, fn: pw.Field, seen: _Seen) -> None:
         _node(data, node, seen, function=name or "<unnamed function>", saver_scope="")
 
 
-def _node(data: bytes, node: pw.Field, seen: _Seen, *, function: str, saver_scope: str) -> None:
+def _node(data: pw.Buffer, node: pw.Field, seen: _Seen, *, function: str, saver_scope: str) -> None:
     name = op = ""
     files: list[str] = []
     for item in pw.iter_fields(data, node.start, node.end):
@@ -130,8 +128,7 @@ def _node(data: bytes, node: pw.Field, seen: _Seen, *, function: str, saver_scop
     seen.nodes += 1
     if not op:
         return
-    top = name.split("/", 1)[0]
-    scope = function or ("save" if saver_scope and top == saver_scope else top)
+    scope = function or _graph_scope(name, saver_scope)
     key = (op, scope, function)
     first, count = seen.ops.get(key, (name, 0))
     seen.ops[key] = (first, count + 1)
@@ -139,7 +136,19 @@ def _node(data: bytes, node: pw.Field, seen: _Seen, *, function: str, saver_scop
         seen.print_to_file.append((op, f"{function}/{name}" if function else name, target))
 
 
-def _file_attrs(data: bytes, entry: pw.Field) -> list[str]:
+def _graph_scope(name: str, saver_scope: str) -> str:
+    """The scope of a top-level node: its saver scope when it has one, else one shared ``<graph>`` scope.
+
+    Keeping every top-level name scope would make one fact per layer of a frozen graph; only saver-like scopes
+    (the SaverDef's own, or TF1's default ``save``/``save_N``) matter to the rules, which decide via the policy.
+    """
+    top = name.split("/", 1)[0] if "/" in name else ""
+    if top and (top == saver_scope or _TF1_SAVER.fullmatch(top)):
+        return top
+    return "<graph>"
+
+
+def _file_attrs(data: pw.Buffer, entry: pw.Field) -> list[str]:
     """String attributes such as ``output_stream`` or ``debug_urls`` that name a file:// target."""
     key = ""
     values: list[str] = []

@@ -100,3 +100,27 @@ def test_truncations_are_errors() -> None:
     for cut in range(3, len(data) - 1, 3):
         result = run(ANALYZER, data[:cut])
         assert result.raised is not None or result.values("onnx.tensor_count") == [0], f"cut at {cut}"
+
+
+def test_large_inline_tensor_data_is_skipped_not_read(tmp_path: Path) -> None:
+    from aisec.analyzers.base import AnalysisContext
+    from aisec.limits import Limits
+    from aisec.source import FileSource
+
+    size = 64 * 1024 * 1024  # written sparse: bigger than the in-memory threshold, costs no disk
+    head = po.packed(1, [size // 4]) + po.vfield(2, 1) + po.lfield(8, "w")
+    raw_tag = po.varint(9 << 3 | 2) + po.varint(size)
+    init = po.varint(5 << 3 | 2) + po.varint(len(head) + len(raw_tag) + size) + head + raw_tag
+    prefix = po.vfield(1, 9) + po.lfield(8, po.vfield(2, 17)) + po.varint(7 << 3 | 2) + po.varint(len(init) + size) \
+        + init
+    path = tmp_path / "big.onnx"
+    with open(path, "wb") as handle:
+        handle.write(prefix)
+        handle.truncate(len(prefix) + size)
+    limits = Limits(max_read_bytes=1024 * 1024)
+    context = AnalysisContext(path="big.onnx", limits=limits, fs_path=path)
+    with FileSource(path, budget=limits.max_read_bytes) as source:
+        facts = list(ANALYZER.analyze(source, context))
+        assert source.bytes_read < 64 * 1024
+    assert [f.value for f in facts if f.key == "onnx.max_tensor_bytes"] == [size]
+    assert not [f for f in facts if f.key == "onnx.tensor_data_mismatch"]
