@@ -70,6 +70,21 @@ def test_sigstore_sample_with_explicit_trust_root_file(tmp_path: Path) -> None:
     assert str(root_file) in result.trust_root
 
 
+def test_sigstore_sample_with_a_client_trust_config(tmp_path: Path) -> None:
+    """model_signing's --trust_config format (a ClientTrustConfig wrapping the trusted root) is accepted too."""
+    import json
+    from importlib import resources
+
+    store = resources.files("sigstore._store").joinpath("https%3A%2F%2Ftuf-repo-cdn.sigstore.dev")
+    config = {"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+              "trustedRoot": json.loads(embedded_sigstore_root()),
+              "signingConfig": json.loads(store.joinpath("signing_config.v0.2.json").read_bytes())}
+    path = tmp_path / "trust_config.json"
+    path.write_text(json.dumps(config))
+    folder = DATA / "v1.0.0-sigstore"
+    assert verify_model(folder, signature_path=folder / "model.sig", trust=sigstore_trust(root=path)).valid
+
+
 def test_sigstore_wrong_identity_and_issuer_fail() -> None:
     folder = DATA / "v1.1.0-sigstore"
     wrong_id = verify_model(folder, signature_path=folder / "model.sig",
