@@ -20,6 +20,8 @@ from aisec.signing.manifest import Serialization, encode_statement, root_digest,
 from aisec.signing.names import DEFAULT_GIT_PATHS
 
 DEFAULT_SIGNATURE_NAME = "model.sig"
+OTHER_VCS_PATHS = (".hg", ".svn", ".bzr", ".jj")
+"""Version-control folders (besides git's, which model_signing always skips) left out when present."""
 DEFAULT_SHARD_SIZE = 1_000_000_000
 """model_signing's default shard size (1 GB)."""
 
@@ -139,6 +141,8 @@ def sign_model(
     sig_rel = relative_inside(model, sig_path)
     if sig_rel is not None:
         ignored.add(sig_rel)
+    # Other version-control folders at the top are left out too, and recorded so model_signing skips them.
+    ignored |= {name for name in OTHER_VCS_PATHS if model.is_dir() and os.path.lexists(model / name)}
     recorded = sorted(ignored | set(DEFAULT_GIT_PATHS))
     excluded = {p: "ignored" for p in recorded} if model.is_dir() else {}
     layout = scan_layout(str(model), excluded=excluded, allow_symlinks=allow_symlinks)

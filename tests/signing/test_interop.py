@@ -74,12 +74,15 @@ def test_aisec_key_signature_verifies_with_model_signing(model: Path, tmp_path: 
         sig = tmp_path / f"{curve}.sig"
         sign_model(model, private_key=priv, signature_path=sig)
         _ms_verify_key(model, pub, sig)
-    # Sharded, with an ignore path and the signature inside the model.
+    # Sharded, with an ignore path, a Mercurial folder and the signature inside the model.
+    (model / ".hg").mkdir()
+    (model / ".hg" / "store").write_bytes(b"hg data")
     inner = model / "model.sig"
     sign_model(model, private_key=ec_keys["p256"][0], method="shards", shard_size=65536,
                ignore_paths=["nested"], signature_path=inner)
     _ms_verify_key(model, ec_keys["p256"][1], inner)
-    assert {"nested", "model.sig", ".git"} <= set(payload_of(inner)["predicate"]["serialization"]["ignore_paths"])
+    assert {"nested", "model.sig", ".git", ".hg"} <= set(
+        payload_of(inner)["predicate"]["serialization"]["ignore_paths"])
     # model_signing also rejects what aisec rejects.
     (model / "config.json").write_text("{}")
     with pytest.raises(ValueError, match="Signature mismatch"):
