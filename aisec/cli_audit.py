@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,6 +17,8 @@ from aisec.report import OutputFormat, render
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+KEY_PASSWORD_ENV = "AISEC_ATTEST_KEY_PASSWORD"  # noqa: S105 - a variable name, not a password
+"""Password of an encrypted ``--attest`` key (read from the environment, never from the command line)."""
 
 @dataclass(frozen=True, kw_only=True)
 class ScanSettings:
@@ -98,8 +101,9 @@ def publish_scan(report: Report, args: argparse.Namespace, settings: ScanSetting
     if settings.attestation is not None and settings.sarif_path is not None:
         from aisec.attest import write_attestation
 
+        password = os.environ.get(KEY_PASSWORD_ENV)
         write_attestation(report, targets=args.paths, sarif_path=settings.sarif_path, key_path=args.attest,
-                          out_path=settings.attestation)
+                          out_path=settings.attestation, password=password.encode() if password else None)
         print(f"aisec: attestation written to {settings.attestation}", file=sys.stderr)
 
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from aisec._cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
@@ -163,3 +164,19 @@ def test_attest_needs_a_sarif_report_and_a_usable_key(work: Path, aisec) -> None
     assert code == EXIT_ERROR and "private key" in err
     code, _, err = aisec("verify-attestation", "nothing.jsonl", "--public-key", str(public), "models")
     assert code == EXIT_ERROR and "nothing.jsonl" in err
+
+
+def test_encrypted_key_takes_its_password_from_the_environment(work: Path, aisec,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    put(BENIGN, work / "models" / "w.pkl")
+    key = ec.generate_private_key(ec.SECP256R1())
+    encrypted = work.parent / "enc.pem"
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"s3cret")))
+    code, _, err = aisec("scan", "models", "--sarif", "s.sarif", "--attest", str(encrypted))
+    assert code == EXIT_ERROR and "password" in err.lower()
+    monkeypatch.setenv("AISEC_ATTEST_KEY_PASSWORD", "s3cret")
+    assert aisec("scan", "models", "--sarif", "s.sarif", "--attest", str(encrypted))[0] == EXIT_OK
+    assert (work / "s.sarif.intoto.jsonl").is_file()

@@ -180,3 +180,31 @@ def test_baseline_input_limits(tmp_path: Path) -> None:
     quoted.write_text(json.dumps({"runs": [{"tool": {"driver": {"name": "aisec"}}, "results": []}],
                                   "note": "[" * 500 + '\\"{'}))
     assert load_baseline(quoted) == ()
+
+
+def test_exit_code_matrix_fail_on_baseline_suppression(work: Path, aisec) -> None:
+    """Every combination of gate threshold, baseline state and suppression, with one critical and one medium."""
+    put(UNKNOWN_IMPORT, work / "m" / "medium.pkl")
+    aisec("scan", "m", "--write-baseline", "only-medium.sarif")  # the critical one will be new against this
+    put(OS_SYSTEM_P4, work / "m" / "evil.pkl")
+    aisec("scan", "m", "--write-baseline", "both.sarif")  # everything unchanged against this
+    (work / "sup.yaml").write_text("name: sup\nextends: default\nsuppressions:\n  - rule: AISEC-MDL-001\n"
+                                   "    path: m/evil.pkl\n    justification: accepted risk, ticket SEC-9\n")
+    expected = {
+        # (fail_on, baseline, suppressed, gate_all): exit code
+        ("high", None, False, False): EXIT_FINDINGS, ("high", None, True, False): EXIT_OK,
+        ("medium", None, False, False): EXIT_FINDINGS, ("medium", None, True, False): EXIT_FINDINGS,
+        ("high", "both.sarif", False, False): EXIT_OK, ("high", "both.sarif", True, False): EXIT_OK,
+        ("medium", "both.sarif", False, False): EXIT_OK, ("medium", "both.sarif", False, True): EXIT_FINDINGS,
+        ("high", "only-medium.sarif", False, False): EXIT_FINDINGS,
+        ("high", "only-medium.sarif", True, False): EXIT_OK,
+        ("medium", "only-medium.sarif", True, False): EXIT_OK,
+        ("medium", "only-medium.sarif", True, True): EXIT_FINDINGS,
+        ("low", "only-medium.sarif", False, False): EXIT_FINDINGS,
+    }
+    for (fail_on, baseline, suppressed, gate_all), want in expected.items():
+        argv = ["scan", "m", "--fail-on", fail_on]
+        argv += ["--baseline", baseline] if baseline else []
+        argv += ["--policy", "sup.yaml"] if suppressed else []
+        argv += ["--gate-all"] if gate_all else []
+        assert aisec(*argv)[0] == want, argv
