@@ -173,7 +173,10 @@ def classify(head: bytes) -> str | None:
         if all(_ONNX_MODEL_FIELDS.get(n) == w for n, w in shape) and numbers & {7, 8}:
             return "onnx"
         return None
-    if shape[0] == (1, LEN) and numbers <= {1, 2, 3, 4} and _submessage_ok(head, 1, {1, 2, 3, 4, 5, 6, 7}):
+    # A GraphDef starts with a newline byte (tag of field 1): demand a control byte text would not contain.
+    binary = any(b < 0x20 and b not in (0x09, 0x0A, 0x0D) for b in head[:256])
+    if shape[0] == (1, LEN) and binary and numbers <= {1, 2, 3, 4} and \
+            _submessage_ok(head, 1, {1, 2, 3, 4, 5, 6, 7}):
         return "protobuf"
     return None
 

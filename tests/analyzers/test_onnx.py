@@ -124,3 +124,38 @@ def test_large_inline_tensor_data_is_skipped_not_read(tmp_path: Path) -> None:
         assert source.bytes_read < 64 * 1024
     assert [f.value for f in facts if f.key == "onnx.max_tensor_bytes"] == [size]
     assert not [f for f in facts if f.key == "onnx.tensor_data_mismatch"]
+
+
+def test_agrees_with_the_onnx_library_on_a_model_it_built(tmp_path: Path) -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    inner = helper.make_graph([helper.make_node("Secret", ["x"], ["y"], domain="org.example.ops")], "then",
+                              [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
+    else_graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "else", [],
+                                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
+    weight = numpy_helper.from_array(np.arange(4096, dtype=np.float32).reshape(64, 64), name="w")
+    graph = helper.make_graph(
+        [helper.make_node("If", ["cond"], ["y"], then_branch=inner, else_branch=else_graph),
+         helper.make_node("MatMul", ["w", "w"], ["z"])], "g",
+        [helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("org.example.ops", 1)])
+    convert_model_to_external_data(model, location="weights.data", size_threshold=0)
+    path = tmp_path / "model.onnx"
+    onnx.save_model(model, str(path))
+    loaded = onnx.load_model(str(path), load_external_data=False)
+    library_locations = {e.value for t in loaded.graph.initializer for e in t.external_data if e.key == "location"}
+
+    result = run(ANALYZER, path.read_bytes(), fs_path=path)
+    assert result.raised is None
+    assert {(f.value, f.detail["escape"]) for f in result.facts if f.key == "onnx.external_data"} == \
+        {(loc, "none") for loc in library_locations}
+    domains = {str(f.value): f.detail["op"] for f in result.facts if f.key == "onnx.domain"}
+    assert domains["org.example.ops"] == "Secret"  # found inside the If subgraph
+    assert result.values("onnx.max_tensor_bytes") == [64 * 64 * 4]
+    assert not result.values("onnx.tensor_data_mismatch")

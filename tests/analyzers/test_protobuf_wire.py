@@ -64,6 +64,9 @@ def test_sniff_window_cut_through_a_big_graph_still_classifies() -> None:
     assert sniff(data[:65536]) is ArtifactKind.TF_SAVEDMODEL
 
 
-@pytest.mark.parametrize("head", [b"\x08hello world\n", b"\n\nplain text\n", b"\x08\x96\x01", b"\x0a\xff\xff\xff"])
+@pytest.mark.parametrize("head", [
+    b"\x08hello world\n", b"\n\nplain text\n", b"\x08\x96\x01", b"\x0a\xff\xff\xff", b"\n# Title\nsome text here\n",
+    b"\nname,age\n1,2\n3,4\n", b"\n\x0b\x12\x09\x22\x07" + b"a" * 200 + b"\n",
+])
 def test_non_protobuf_heads_are_not_classified(head: bytes) -> None:
     assert pw.classify(head) is None
