@@ -66,11 +66,13 @@ def read_sarif(path: str | Path, *, max_bytes: int = MAX_SARIF_BYTES, error: typ
         raise error(f"cannot read: {exc.strerror or exc}", source=source) from None
     if len(data) > max_bytes:
         raise error(f"file is larger than {max_bytes} bytes", source=source)
-    _check_depth(data, source, error)
     try:
         document = strictjson.loads(data)
     except strictjson.StrictJSONError as exc:
+        if "recursion" in str(exc):
+            raise error(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", source=source) from None
         raise error(str(exc), source=source) from None
+    _check_depth(document, source, error)
     if not isinstance(document, dict):
         raise error("not a SARIF log (expected a JSON object)", source=source)
     runs = document.get("runs")
@@ -79,26 +81,17 @@ def read_sarif(path: str | Path, *, max_bytes: int = MAX_SARIF_BYTES, error: typ
     return document
 
 
-def _check_depth(data: bytes, source: str, error: type[ConfigError]) -> None:
-    # Count nesting outside strings before parsing, so a hostile file cannot exhaust the parser's recursion.
-    depth = 0
-    in_string = escaped = False
-    for byte in data:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                raise error(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", source=source)
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
+def _check_depth(document: Any, source: str, error: type[ConfigError]) -> None:
+    # The C parser refuses nesting beyond the recursion limit (RecursionError); this bounds the rest, iteratively.
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise error(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", source=source)
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
 
 
 def load_baseline(path: str | Path) -> tuple[BaselineResult, ...]:
