@@ -54,16 +54,27 @@ def verdict(report: Report) -> dict[str, Any]:
             "suppressed": len(report.suppressed), "artifacts": len(report.artifacts)}
 
 
-def subjects(report: Report, targets: Sequence[str | Path]) -> list[dict[str, Any]]:
-    """Every scanned file by report path and SHA-256; files the report has no digest for are hashed here."""
+def subjects(report: Report, targets: Sequence[str | Path], *, outputs: Sequence[Path] = ()
+             ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every scanned file by report path and SHA-256, and the names of scanned files this run overwrites.
+
+    Files the report has no digest for are hashed here. A scanned file that is one of ``outputs`` (a report
+    or attestation this run writes, e.g. last run's ``aisec.sarif`` under ``aisec scan .``) is not a subject:
+    its digest would be stale the moment the run ends.
+    """
     out: list[dict[str, Any]] = []
+    excluded: list[str] = []
     roots = [display_root(Path(t)) for t in targets]
+    written = {p.resolve() for p in outputs}
     for artifact in report.artifacts:
         if artifact.kind is ArtifactKind.DIRECTORY:
             continue  # a folder is covered by its files
+        located = next((r / artifact.path for r in roots if (r / artifact.path).is_file()), None)
+        if located is not None and located.resolve() in written:
+            excluded.append(artifact.path)
+            continue
         digest = artifact.sha256
         if not digest:
-            located = next((r / artifact.path for r in roots if (r / artifact.path).is_file()), None)
             if located is None:
                 raise AttestationError(f"{artifact.path}: scanned file not found again to hash it")
             try:
@@ -71,11 +82,11 @@ def subjects(report: Report, targets: Sequence[str | Path]) -> list[dict[str, An
             except OSError as exc:
                 raise AttestationError(f"{artifact.path}: cannot hash: {exc.strerror or exc}") from None
         out.append({"name": artifact.path, "digest": {"sha256": digest}})
-    return sorted(out, key=lambda s: s["name"])
+    return sorted(out, key=lambda s: s["name"]), sorted(excluded)
 
 
-def statement(report: Report, *, subject_list: list[dict[str, Any]], sarif: bytes, sarif_name: str
-              ) -> dict[str, Any]:
+def statement(report: Report, *, subject_list: list[dict[str, Any]], sarif: bytes, sarif_name: str,
+              excluded: Sequence[str] = ()) -> dict[str, Any]:
     """The in-toto Statement v1 of a scan."""
     return {
         "_type": STATEMENT_TYPE,
@@ -88,6 +99,7 @@ def statement(report: Report, *, subject_list: list[dict[str, Any]], sarif: byte
                        "digest": {"sha256": hashlib.sha256(sarif).hexdigest()}},
             "verdict": verdict(report),
             "gate_all": report.gate_all,
+            "not_attested": list(excluded),
             "started_utc": report.started_utc,
             "finished_utc": report.finished_utc,
         },
@@ -120,8 +132,12 @@ def envelope(payload: bytes, key: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
 
 
 def write_attestation(report: Report, *, targets: Sequence[str | Path], sarif_path: Path, key_path: str | Path,
-                      out_path: Path, password: bytes | None = None) -> dict[str, Any]:
-    """Sign the scan's statement and write it as one line of ``out_path`` (``.intoto.jsonl``)."""
+                      out_path: Path, password: bytes | None = None, outputs: Sequence[Path] = ()) -> dict[str, Any]:
+    """Sign the scan's statement and write it as one line of ``out_path`` (``.intoto.jsonl``).
+
+    ``outputs``: the other files this run writes (reports, baseline); with the SARIF report and the attestation
+    they are left out of the subjects and named in the predicate's ``not_attested``.
+    """
     import json
 
     key = load_private_key(key_path, password)
@@ -129,7 +145,8 @@ def write_attestation(report: Report, *, targets: Sequence[str | Path], sarif_pa
         sarif = sarif_path.read_bytes()
     except OSError as exc:
         raise AttestationError(f"cannot read the SARIF report {sarif_path}: {exc.strerror or exc}") from None
-    doc = statement(report, subject_list=subjects(report, targets), sarif=sarif, sarif_name=sarif_path.name)
+    listed, excluded = subjects(report, targets, outputs=[sarif_path, out_path, *outputs])
+    doc = statement(report, subject_list=listed, sarif=sarif, sarif_name=sarif_path.name, excluded=excluded)
     payload = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     line = json.dumps(envelope(payload, key), separators=(",", ":")) + "\n"
     try:
@@ -231,7 +248,9 @@ def verify_attestation(path: str | Path, *, public_key: str | Path, paths: Seque
     predicate = doc.get("predicate") if isinstance(doc.get("predicate"), dict) else {}
     assert isinstance(predicate, dict)
     expected = _subject_digests(doc.get("subject"), problems)
-    _check_files(paths, expected, problems, notes)
+    raw_skipped = predicate.get("not_attested")
+    skipped = {n for n in raw_skipped if isinstance(n, str)} if isinstance(raw_skipped, list) else set()
+    _check_files(paths, expected, skipped, problems, notes)
     if report is not None:
         try:
             actual = sha256_file(Path(report))
@@ -277,7 +296,7 @@ def _subject_digests(raw: Any, problems: list[str]) -> dict[str, str]:
     return expected
 
 
-def _check_files(paths: Sequence[str | Path], expected: dict[str, str], problems: list[str],
+def _check_files(paths: Sequence[str | Path], expected: dict[str, str], skipped: set[str], problems: list[str],
                  notes: list[str]) -> None:
     found = discover(paths, Limits())
     for error in found.errors:
@@ -293,7 +312,9 @@ def _check_files(paths: Sequence[str | Path], expected: dict[str, str], problems
         except OSError as exc:
             raise VerificationError(f"cannot hash {artifact.path}: {exc.strerror or exc}") from None
         want = expected.get(artifact.path)
-        if want is None:
+        if want is None and artifact.path in skipped:
+            notes.append(f"{artifact.path}: written by the scan itself (a report), not attested and not checked")
+        elif want is None:
             problems.append(f"{artifact.path}: not covered by the attestation (not scanned)")
         elif want != digest:
             problems.append(f"{artifact.path}: changed since the scan (SHA-256 differs)")

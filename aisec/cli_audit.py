@@ -103,7 +103,8 @@ def publish_scan(report: Report, args: argparse.Namespace, settings: ScanSetting
 
         password = os.environ.get(KEY_PASSWORD_ENV)
         write_attestation(report, targets=args.paths, sarif_path=settings.sarif_path, key_path=args.attest,
-                          out_path=settings.attestation, password=password.encode() if password else None)
+                          out_path=settings.attestation, password=password.encode() if password else None,
+                          outputs=[Path(p) for p in (args.output, args.json_file, args.write_baseline) if p])
         print(f"aisec: attestation written to {settings.attestation}", file=sys.stderr)
 
 

@@ -180,3 +180,19 @@ def test_encrypted_key_takes_its_password_from_the_environment(work: Path, aisec
     monkeypatch.setenv("AISEC_ATTEST_KEY_PASSWORD", "s3cret")
     assert aisec("scan", "models", "--sarif", "s.sarif", "--attest", str(encrypted))[0] == EXIT_OK
     assert (work / "s.sarif.intoto.jsonl").is_file()
+
+
+def test_scanning_the_working_directory_leaves_this_runs_own_reports_out(work: Path, aisec) -> None:
+    put(BENIGN, work / "models" / "w.pkl")
+    private, public = make_key(work.parent)
+    argv = ["scan", ".", "--sarif", "aisec.sarif", "--json", "aisec.json", "--attest", str(private)]
+    assert aisec(*argv)[0] == EXIT_OK
+    assert aisec(*argv)[0] == EXIT_OK  # the second run scans the first run's reports, then overwrites them
+    predicate = _statement(work / "aisec.sarif.intoto.jsonl")["predicate"]
+    assert predicate["not_attested"] == ["aisec.json", "aisec.sarif", "aisec.sarif.intoto.jsonl"]  # type: ignore[index]
+    code, out, _ = aisec("verify-attestation", "aisec.sarif.intoto.jsonl", "--public-key", str(public), "--report",
+                         "aisec.sarif", ".")
+    assert code == EXIT_OK, out
+    assert "note: aisec.sarif: written by the scan itself" in out
+    (work / "models" / "w.pkl").write_bytes(b"changed")
+    assert aisec("verify-attestation", "aisec.sarif.intoto.jsonl", "--public-key", str(public), ".")[0] == 1
