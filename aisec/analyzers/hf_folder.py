@@ -170,7 +170,7 @@ class HFFolderAnalyzer:
 def _read(path: Path, limit: int) -> bytes | None:
     """A small regular file's bytes (None when absent, not a file, or larger than ``limit``)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the scan
     except OSError:
         return None
     try:

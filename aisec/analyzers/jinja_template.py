@@ -93,7 +93,11 @@ def analyze_template(text: str) -> list[TemplateIssue]:
         return [TemplateIssue(kind="parse_error", indicator="template nested too deeply to parse"),
                 *_regex_issues(text)]
     issues: list[TemplateIssue] = []
-    _walk(tree, issues, 0)
+    try:
+        _walk(tree, issues, 0)
+    except RecursionError:
+        return [TemplateIssue(kind="parse_error", indicator="template nested too deeply to analyze"),
+                *_regex_issues(text)]
     issues.extend(_token_issues(text))
     return _dedupe(issues)
 

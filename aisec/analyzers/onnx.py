@@ -58,7 +58,7 @@ class OnnxAnalyzer:
     kinds = frozenset({ArtifactKind.ONNX})
     provides: Mapping[str, str] = {
         "onnx.external_data": "a tensor's external-data location; detail 'escape' is none, parent, absolute, "
-                              "drive, unc, url or symlink",
+                              "drive, unc, url, symlink or invalid (empty, NUL, over-long)",
         "onnx.domain": "an operator domain the model imports or uses (ai.onnx for the default domain)",
         "onnx.tensor_data_mismatch": "a tensor whose shape and type declare more bytes than its data holds",
         "onnx.max_tensor_bytes": "the largest tensor size declared by shape and type",
@@ -132,6 +132,8 @@ def _folder(context: AnalysisContext) -> Path | None:
 
 def _external(location: str, folder: Path | None) -> tuple[str, int | None]:
     """(escape kind, size of the target when it is a regular file inside the folder)."""
+    if not location or "\x00" in location or len(location) > 4096:
+        return "invalid", None
     if location.startswith(("\\\\", "//")):
         return "unc", None
     if _DRIVE.match(location):
@@ -146,12 +148,15 @@ def _external(location: str, folder: Path | None) -> tuple[str, int | None]:
         return "none", None
     candidate = folder / location
     real_folder = os.path.realpath(folder)
-    real = os.path.realpath(candidate)  # resolves symlinks without opening the target
-    if os.path.commonpath([real_folder, real]) != real_folder:
-        return "symlink", None
+    try:
+        real = os.path.realpath(candidate)  # resolves symlinks without opening the target
+        if os.path.commonpath([real_folder, real]) != real_folder:
+            return "symlink", None
+    except (OSError, ValueError):
+        return "invalid", None
     try:
         return "none", os.stat(real).st_size
-    except OSError:
+    except (OSError, ValueError):
         return "none", None
 
 
@@ -254,7 +259,7 @@ def _tensor(data: pw.Buffer, tensor: pw.Field) -> _Tensor:
                 if sub.number == ENTRY_KEY and sub.wire_type == pw.LEN:
                     key = pw.text(data, sub, 256)
                 elif sub.number == ENTRY_VALUE and sub.wire_type == pw.LEN:
-                    value = pw.text(data, sub)
+                    value = pw.text(data, sub, 8192)
             external[key] = value
         elif item.number == TENSOR_LOCATION and item.wire_type == pw.VARINT:
             location = item.value

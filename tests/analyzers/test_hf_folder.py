@@ -84,3 +84,12 @@ def test_pickle_beside_safetensors_is_found_by_content(tmp_path: Path) -> None:
     result = run(ANALYZER, b"", fs_path=folder)
     assert [(f.value, f.detail["kind"]) for f in result.facts if f.key == "hf.unsafe_format_with_safetensors"] == \
         [("weights.dat", "pickle")]
+
+
+def test_a_fifo_named_like_a_config_does_not_hang_the_scan(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "config.json")
+    (tmp_path / "model.safetensors").write_bytes(gf.safetensors_valid())
+    result = run(ANALYZER, b"", fs_path=tmp_path)
+    assert result.raised is None and result.values("hf.remote_code") == []

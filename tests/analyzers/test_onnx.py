@@ -159,3 +159,8 @@ def test_agrees_with_the_onnx_library_on_a_model_it_built(tmp_path: Path) -> Non
     assert domains["org.example.ops"] == "Secret"  # found inside the If subgraph
     assert result.values("onnx.max_tensor_bytes") == [64 * 64 * 4]
     assert not result.values("onnx.tensor_data_mismatch")
+
+
+@pytest.mark.parametrize("location", ["", "w\x00.data", "a" * 5000])
+def test_invalid_locations_are_reported_not_crashed_on(location: str, tmp_path: Path) -> None:
+    assert _escape(_external(location), tmp_path / "model.onnx") == [(location, "invalid")]
