@@ -67,7 +67,7 @@ class HFFolderAnalyzer:
         return Location(path=f"{context.path}/{name}" if context.path else name, **fields)
 
     def _config(self, folder: Path, name: str, context: AnalysisContext, *, report: bool = True) -> Any:
-        data = _read(folder / name, context.limits.max_header_bytes)
+        data = _read(_inside(folder, name), context.limits.max_header_bytes)
         if data is None:
             return None
         try:
@@ -90,7 +90,7 @@ class HFFolderAnalyzer:
                 other_repo, _, local = ref.rpartition("--")
                 module = local.rsplit(".", 1)[0] if "." in local else local
                 file_name = module.replace(".", "/") + ".py"
-                exists = not other_repo and _is_file(folder / file_name)
+                exists = not other_repo and _is_file(_inside(folder, file_name))
                 if exists:
                     modules.append((file_name, config_name))
                 yield context.fact("hf.remote_code", ref, location=self._where(
@@ -120,7 +120,7 @@ class HFFolderAnalyzer:
             if file_name in done:
                 continue
             done.add(file_name)
-            data = _read(folder / file_name, context.limits.max_header_bytes)
+            data = _read(_inside(folder, file_name), context.limits.max_header_bytes)
             if data is None:
                 continue
             try:
@@ -133,7 +133,7 @@ class HFFolderAnalyzer:
             yield from facts
             base = file_name.rsplit("/", 1)[0] + "/" if "/" in file_name else ""
             queue.extend(f"{base}{r.replace('.', '/')}.py" for r in relatives
-                         if _is_file(folder / f"{base}{r.replace('.', '/')}.py"))
+                         if _is_file(_inside(folder, f"{base}{r.replace('.', '/')}.py")))
         if queue and len(done) >= MAX_MODULES:
             context.error("limit", f"more than {MAX_MODULES} remote-code modules; the rest were not parsed",
                           location=self._where(context, queue[0]), limit="max_archive_members")
@@ -167,8 +167,26 @@ class HFFolderAnalyzer:
                                    kind=kind.value, safetensors=safe[0])
 
 
-def _read(path: Path, limit: int) -> bytes | None:
-    """A small regular file's bytes (None when absent, not a file, or larger than ``limit``)."""
+def _inside(folder: Path, name: str) -> Path | None:
+    """``folder/name`` if it stays inside the folder once symlinks are resolved, else None.
+
+    Names come from the folder's own configs (``auto_map`` module paths such as ``.tmp.x.Model`` become
+    ``/tmp/x.py``): they must never make aisec open a file outside the scanned folder.
+    """
+    try:
+        real_folder = os.path.realpath(folder)
+        real = os.path.realpath(os.path.join(real_folder, name))
+        if os.path.isabs(name) or os.path.commonpath([real_folder, real]) != real_folder:
+            return None
+    except (OSError, ValueError):  # NUL bytes, over-long names
+        return None
+    return Path(real)
+
+
+def _read(path: Path | None, limit: int) -> bytes | None:
+    """A small regular file's bytes (None when absent, outside the folder, not a file, or larger than ``limit``)."""
+    if path is None:
+        return None
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the scan
     except OSError:
@@ -182,7 +200,9 @@ def _read(path: Path, limit: int) -> bytes | None:
         os.close(fd)
 
 
-def _is_file(path: Path) -> bool:
+def _is_file(path: Path | None) -> bool:
+    if path is None:
+        return False
     try:
         return path.is_file()
     except OSError:

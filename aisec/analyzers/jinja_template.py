@@ -30,14 +30,18 @@ TEMPLATE_FACTS: Mapping[str, str] = {
 """Fact keys shared by every analyzer that finds chat templates (GGUF, tokenizer configs, .jinja files)."""
 
 _DUNDER = re.compile(r"__[A-Za-z0-9_]+__")
-DANGEROUS_ATTRS = frozenset({
+DANGEROUS_CALLS = frozenset({
     "popen", "system", "spawn", "spawnv", "execv", "execl", "check_output", "getoutput", "run", "call",
     "import_module", "load_module", "exec_module", "eval", "exec", "compile", "open", "read_text", "write_text",
-    "mro", "f_globals", "f_builtins", "gi_frame", "tb_frame", "func_globals", "environ",
+    "mro",
 })
+"""Attribute names flagged when called (``x.popen(...)``): as plain data (``ns.system``) they are common words."""
+DANGEROUS_ATTRS = frozenset({"f_globals", "f_builtins", "f_locals", "gi_frame", "tb_frame", "func_globals",
+                             "environ"})
+"""Attribute names flagged on any access: frame and namespace internals."""
 DANGEROUS_NAMES = frozenset({
     "os", "sys", "subprocess", "builtins", "eval", "exec", "compile", "importlib", "open", "getattr", "setattr",
-    "globals", "locals", "vars", "config", "request", "url_for", "get_flashed_messages",
+    "globals", "locals", "vars", "__import__",
 })
 GADGET_GLOBALS = frozenset({"cycler", "joiner", "namespace", "lipsum", "range", "dict", "self", "loop",
                             "caller", "varargs", "kwargs"})
@@ -169,6 +173,8 @@ def _inspect(node: nodes.Node, issues: list[TemplateIssue]) -> None:
         else:
             issues.append(TemplateIssue(kind="obfuscation", indicator="|attr with a computed attribute name",
                                         line=line))
+    elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr) and node.node.attr in DANGEROUS_CALLS:
+        issues.append(TemplateIssue(kind="escape", indicator=f"call path through .{node.node.attr}()", line=line))
     elif isinstance(node, nodes.Name) and node.ctx == "load" and node.name in DANGEROUS_NAMES:
         issues.append(TemplateIssue(kind="escape", indicator=f"reference to {node.name!r}", line=line))
     elif isinstance(node, nodes.Const) and isinstance(node.value, str) and _DUNDER.search(node.value):
@@ -188,7 +194,7 @@ def _attribute(name: str, node: nodes.Node, issues: list[TemplateIssue], *, comp
             issues.append(TemplateIssue(kind="obfuscation", indicator=f"attribute name {name!r} built at render "
                                         "time", line=line))
     elif name in DANGEROUS_ATTRS:
-        issues.append(TemplateIssue(kind="escape", indicator=f"call path through .{name}", line=line))
+        issues.append(TemplateIssue(kind="escape", indicator=f"access to .{name}", line=line))
 
 
 def _built_string(node: nodes.Node, issues: list[TemplateIssue]) -> None:
@@ -196,7 +202,7 @@ def _built_string(node: nodes.Node, issues: list[TemplateIssue]) -> None:
     value = _fold(node)
     if not isinstance(value, str) or isinstance(node, nodes.Const):
         return
-    if _DUNDER.search(value) or value in DANGEROUS_ATTRS | DANGEROUS_NAMES:
+    if _DUNDER.search(value) or value in DANGEROUS_ATTRS | DANGEROUS_CALLS | DANGEROUS_NAMES:
         literals = [c.value for c in node.find_all(nodes.Const) if isinstance(c.value, str)]
         if not any(value in lit for lit in literals):
             issues.append(TemplateIssue(kind="obfuscation", indicator=f"name {value!r} built from strings",

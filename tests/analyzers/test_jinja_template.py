@@ -44,12 +44,18 @@ def test_string_building_variants(text: str, expected: str) -> None:
 def test_gadget_chains_name_the_global() -> None:
     indicators = {i.indicator for i in analyze_template(ct.ESCAPES["globals_os"])}
     assert "access to lipsum.__globals__" in indicators
-    assert "call path through .popen" in indicators
+    assert "call path through .popen()" in indicators
 
 
 def test_namespace_and_attr_with_plain_names_are_not_flagged() -> None:
-    text = "{% set ns = namespace(found=false) %}{{ message|attr('content') }}{% set ns.found = true %}"
+    text = "{% set ns = namespace(found=false, system='') %}{{ message|attr('content') }}{% set ns.found = true %}" \
+        "{{ ns.system }}{{ messages[0]['system'] }}{% if message.run is defined %}{{ message.open }}{% endif %}"
     assert analyze_template(text) == []
+
+
+def test_dangerous_names_are_flagged_when_called() -> None:
+    indicators = {i.indicator for i in analyze_template("{{ x.system('id') }}{{ y.os.environ }}")}
+    assert indicators == {"call path through .system()", "access to .environ"}
 
 
 def test_unparseable_template_is_reported_and_still_pattern_checked() -> None:
