@@ -102,6 +102,8 @@ def _sniff_binary(head: bytes) -> ArtifactKind | None:
     for magic, kind in simple:
         if head.startswith(magic):
             return kind
+    if _looks_like_lzma_alone(head):
+        return ArtifactKind.XZ
     if len(head) >= 262 and head[257:262] == b"ustar":
         return ArtifactKind.TAR
     proto = protobuf_wire.classify(head)
@@ -116,6 +118,16 @@ def _sniff_binary(head: bytes) -> ArtifactKind | None:
         if head[off:off + 8] == _HDF5_MAGIC:
             return ArtifactKind.HDF5
     return None
+
+
+def _looks_like_lzma_alone(head: bytes) -> bool:
+    """Legacy .lzma (joblib's compress='lzma'): properties 0x5d, a power-of-two-ish dictionary, a sane size."""
+    if len(head) < 13 or head[0] != 0x5D:
+        return False
+    (dict_size, raw_size) = struct.unpack("<IQ", head[1:13])
+    plausible_dict = dict_size >= 4096 and (dict_size & (dict_size - 1) == 0 or
+                                            (dict_size // 3) & (dict_size // 3 - 1) == 0)
+    return bool(plausible_dict and (raw_size == 0xFFFFFFFFFFFFFFFF or raw_size < 1 << 48))
 
 
 def _looks_like_zlib(head: bytes) -> bool:
@@ -215,16 +227,21 @@ def _looks_like_text_pickle(head: bytes) -> bool:
     """Protocol 0/1 pickles have no header; recognise them by a valid opcode walk that ends in STOP."""
     if not head.startswith(_TEXT_PICKLE_STARTS):
         return False
+    ops = 0
+    truncated = False
     try:
         for count, (opcode, _arg, _pos) in enumerate(pickletools.genops(io.BytesIO(head)), start=1):
+            ops = count
             if opcode.name == "STOP":
                 return count >= 2
-    except (ValueError, EOFError, struct.error):
-        pass
+    except (ValueError, EOFError, struct.error) as exc:
+        # A pickle cut short (no STOP) still runs every call before the cut when loaded.
+        truncated = "exhausted" in str(exc) or "remain" in str(exc)
     # A long pickle may not finish inside the sniff window: a GLOBAL "module\nname\n" start still counts.
     first = head.split(b"\n", 2)
-    return head.startswith(b"c") and len(head) >= SNIFF_BYTES and len(first) == 3 and \
-        first[0][1:].replace(b".", b"").replace(b"_", b"").isalnum() and first[1].replace(b"_", b"").isalnum()
+    return head.startswith(b"c") and (len(head) >= SNIFF_BYTES or (truncated and ops >= 3)) and \
+        len(first) == 3 and first[0][1:].replace(b".", b"").replace(b"_", b"").isalnum() and \
+        first[1].replace(b"_", b"").isalnum()
 
 
 def _looks_like_onnx(head: bytes) -> bool:

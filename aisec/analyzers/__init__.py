@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from aisec.analyzers.archive import TarArchiveAnalyzer, ZipArchiveAnalyzer
 from aisec.analyzers.base import AnalysisContext, Analyzer, AnalyzerError
+from aisec.analyzers.compressed import CompressedAnalyzer
 from aisec.analyzers.gguf import GGUFAnalyzer
 from aisec.analyzers.hf_folder import HFFolderAnalyzer
 from aisec.analyzers.jinja_template import JinjaAnalyzer
 from aisec.analyzers.keras import KerasAnalyzer
+from aisec.analyzers.numpy_npy import NpyAnalyzer
 from aisec.analyzers.onnx import OnnxAnalyzer
 from aisec.analyzers.pickle import PickleAnalyzer
 from aisec.analyzers.safetensors import SafetensorsAnalyzer
@@ -19,6 +22,10 @@ from aisec.model import ArtifactKind
 
 ANALYZERS: tuple[Analyzer, ...] = (
     PickleAnalyzer(),
+    ZipArchiveAnalyzer(),
+    TarArchiveAnalyzer(),
+    CompressedAnalyzer(),
+    NpyAnalyzer(),
     SignatureAnalyzer(),
     SafetensorsAnalyzer(),
     GGUFAnalyzer(),

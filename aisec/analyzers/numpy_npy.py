@@ -1,0 +1,76 @@
+"""NumPy ``.npy`` analyzer: parses the header literal safely; an object array's pickle is analyzed as a member."""
+
+from __future__ import annotations
+
+import ast
+import struct
+from collections.abc import Iterator, Mapping
+
+from aisec.analyzers.base import AnalysisContext, AnalyzerError
+from aisec.analyzers.members import SliceSource
+from aisec.model import ArtifactKind, Fact
+from aisec.source import Source
+
+MAX_NPY_HEADER = 64 * 1024
+"""Largest .npy header dict parsed (NumPy itself refuses headers above 10 000 bytes by default)."""
+
+
+def parse_header(source: Source) -> tuple[dict[str, object], int]:
+    """The header dict and the offset where array data starts; :class:`AnalyzerError` when malformed."""
+    head = source.head(12)
+    if not head.startswith(b"\x93NUMPY") or len(head) < 10:
+        raise AnalyzerError("not a .npy file (bad magic)")
+    major = head[6]
+    if major == 1:
+        (hlen,) = struct.unpack("<H", head[8:10])
+        start = 10
+    elif major in (2, 3):
+        if len(head) < 12:
+            raise AnalyzerError(".npy header truncated")
+        (hlen,) = struct.unpack("<I", head[8:12])
+        start = 12
+    else:
+        raise AnalyzerError(f"unsupported .npy format version {major}")
+    if hlen > MAX_NPY_HEADER:
+        raise AnalyzerError(f".npy header of {hlen} bytes is larger than {MAX_NPY_HEADER}")
+    raw = source.read_at(start, hlen)
+    if len(raw) < hlen:
+        raise AnalyzerError(".npy header truncated")
+    try:
+        # A literal parser, not eval: only Python literals are accepted.
+        header = ast.literal_eval(raw.decode("utf-8" if major == 3 else "latin-1").strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError, UnicodeDecodeError) as exc:
+        raise AnalyzerError(f".npy header is not a literal dict: {exc}") from None
+    if not isinstance(header, dict) or "descr" not in header:
+        raise AnalyzerError(".npy header is not a dict with 'descr'")
+    return header, start + hlen
+
+
+def has_object(descr: object) -> bool:
+    """True when a dtype description (string or structured list) contains Python objects."""
+    if isinstance(descr, str):
+        return descr.lstrip("<>|=").startswith("O")
+    if isinstance(descr, (list, tuple)):
+        return any(has_object(part) for part in descr)
+    return False
+
+
+class NpyAnalyzer:
+    """Reports object arrays (they are pickles) and walks the embedded pickle; numeric data is never read."""
+
+    name = "npy"
+    kinds = frozenset({ArtifactKind.NPY})
+    provides: Mapping[str, str] = {
+        "numpy.object_array": "a .npy array with an object dtype: np.load(allow_pickle=True) unpickles it",
+        "numpy.dtype": "the dtype description of a .npy array",
+    }
+
+    def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
+        """Parse the header; for object arrays, analyze the pickle that follows it."""
+        header, data_start = parse_header(source)
+        descr = header["descr"]
+        yield context.fact("numpy.dtype", str(descr)[:200])
+        if has_object(descr):
+            yield context.fact("numpy.object_array", str(descr)[:200], location=context.at(offset=data_start))
+            payload = SliceSource(source, data_start, source.size - data_start)
+            yield from context.analyze_member("<object array pickle>", payload)
