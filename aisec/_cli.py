@@ -222,8 +222,15 @@ def _add_audit(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add_audit_verbs(verbs)
 
 
+def _add_dataset(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aisec.datasets.cli import add_dataset_verb
+
+    add_dataset_verb(verbs)
+
+
 _EXTRA_VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_signing,
     _add_audit,
+    _add_dataset,
 )
 """Subcommands beyond scan and rules, each added by one function (registered here and nowhere else)."""

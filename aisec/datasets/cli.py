@@ -1,0 +1,61 @@
+"""``aisec dataset manifest|check``: write a dataset manifest, and compare files against one later."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from aisec.datasets.manifest import SIBLING_NAME, build_manifest, check_directory, dump
+from aisec.errors import AisecError
+
+EXIT_OK, EXIT_CHANGED, EXIT_ERROR = 0, 1, 2
+
+
+def configure_manifest_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``manifest`` and ``check`` actions to ``parser`` (the ``aisec dataset`` parser)."""
+    sub = parser.add_subparsers(dest="dataset_verb", required=True, metavar="ACTION")
+    write = sub.add_parser("manifest", help="record sha256, row count and label distribution of dataset files")
+    write.add_argument("path", metavar="DIR", help="a dataset file or a folder of them")
+    write.add_argument("-o", "--output", metavar="FILE",
+                       help=f"where to write the manifest (default: DIR/{SIBLING_NAME}; '-' for standard output)")
+    write.set_defaults(handler=run_manifest)
+    check = sub.add_parser("check", help="compare dataset files against a manifest (exit 1 on any change)")
+    check.add_argument("path", metavar="DIR", help="a dataset file or a folder of them")
+    check.add_argument("--manifest", metavar="FILE", help=f"the manifest (default: DIR/{SIBLING_NAME})")
+    check.set_defaults(handler=run_manifest)
+
+
+def add_dataset_verb(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``aisec dataset`` (used by ``aisec._cli._EXTRA_VERBS``)."""
+    parser = verbs.add_parser("dataset", help="dataset manifests: record and verify dataset files")
+    configure_manifest_parser(parser)
+
+
+def run_manifest(args: argparse.Namespace) -> int:
+    """Run ``manifest`` or ``check``; 0 = written/unchanged, 1 = changed, 2 = error."""
+    root = Path(args.path)
+    if not root.exists():
+        print(f"aisec: error: {root}: path does not exist", file=sys.stderr)
+        return EXIT_ERROR
+    folder = root if root.is_dir() else root.parent
+    try:
+        if args.dataset_verb == "manifest":
+            text = dump(build_manifest(root))
+            if args.output == "-":
+                sys.stdout.write(text)
+            else:
+                out = Path(args.output) if args.output else folder / SIBLING_NAME
+                out.write_text(text, encoding="utf-8")
+                print(f"wrote {out}")
+            return EXIT_OK
+        manifest = Path(args.manifest) if args.manifest else folder / SIBLING_NAME
+        changes = check_directory(root, manifest)
+    except (AisecError, OSError) as exc:
+        print(f"aisec: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    for change in changes:
+        print(f"{change.path}: {change.change}: {change.message}")
+    if not changes:
+        print(f"{root}: matches {manifest}")
+    return EXIT_CHANGED if changes else EXIT_OK

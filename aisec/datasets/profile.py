@@ -1,0 +1,262 @@
+"""One streaming pass over rows: label counts, record hashes, schema, extremes and a seeded row sample."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+import random
+import unicodedata
+from array import array
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aisec.datasets.records import Observation, Row, Span
+from aisec.datasets.roles import Roles, as_number
+from aisec.datasets.settings import DatasetSettings
+
+MAX_SAMPLE_TEXT = 5000
+"""Characters of a row's text kept in the sample (models and MinHash need no more)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleRow:
+    """What the statistical rules need of one row."""
+
+    index: int
+    line: int | None
+    text: str
+    label: str | None
+    numeric: tuple[float, ...]
+    categorical: tuple[str, ...]
+    flagged: bool
+
+
+@dataclass
+class _Extremes:
+    high: list[tuple[float, int, int]] = field(default_factory=list)
+    low: list[tuple[float, int, int]] = field(default_factory=list)
+
+
+def value_kind(value: Any, typed: bool) -> str:
+    """``number``/``string``/``bool``/``object``/``null`` (CSV cells are strings that may read as numbers)."""
+    if value is None or value == "":
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if not typed:
+        return "number" if as_number(value) is not None else "string"
+    if isinstance(value, str) and value[:1] in "{[" and value[-1:] in "}]":
+        return "object"
+    return "string"
+
+
+def _norm(value: Any) -> str:
+    if not isinstance(value, str):
+        return repr(value)
+    text = value if value.isascii() else unicodedata.normalize("NFKC", value)
+    return " ".join(text.casefold().split())
+
+
+def _hash64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+class Profile:
+    """Accumulates everything dataset-level rules need, in memory bounded by the settings' row caps."""
+
+    def __init__(self, roles: Roles, settings: DatasetSettings, *, typed: bool, schema_rows: Sequence[Row]) -> None:
+        self.roles = roles
+        self.settings = settings
+        self.typed = typed
+        self.rows = 0
+        self.label_counts: Counter[str] = Counter()
+        self.label_overflow = False
+        self.record_hashes = array("Q")
+        self.feature_hashes = array("Q")
+        self.label_codes = array("l")
+        self.lines = array("q")
+        self.flags = bytearray()
+        self.label_index: dict[str, int] = {}
+        self.sample: list[SampleRow] = []
+        self._rng = random.Random(settings.seed)  # noqa: S311 - reproducible sampling, not secrecy
+        self.schema = self._schema(schema_rows)
+        self.drift_counts: Counter[tuple[str, str]] = Counter()
+        self.drift_rows: dict[tuple[str, str], list[tuple[int, int | None, str]]] = {}
+        self.numeric_extremes: dict[str, _Extremes] = {c: _Extremes() for c in roles.numeric}
+        self.longest: dict[str, list[tuple[int, int, int]]] = {c: [] for c in roles.text}
+        self.empty_text: Counter[str] = Counter()
+        self.empty_rows: dict[str, list[tuple[int, int | None]]] = {c: [] for c in roles.text}
+        self.text_lengths: list[int] = []
+
+    def _schema(self, rows: Sequence[Row]) -> dict[str, tuple[str, float]]:
+        kinds: dict[str, Counter[str]] = {}
+        presence: Counter[str] = Counter()
+        for row in rows:
+            for name, value in row.values.items():
+                presence[name] += 1
+                kind = value_kind(value, self.typed)
+                if kind != "null":
+                    kinds.setdefault(name, Counter())[kind] += 1
+        total = max(len(rows), 1)
+        return {name: ((kinds[name].most_common(1)[0][0] if name in kinds else "null"), presence[name] / total)
+                for name in presence}
+
+    def add(self, row: Row, flagged: bool) -> None:
+        """Account for one row."""
+        roles, cap = self.roles, self.settings.max_facts_per_signal
+        self.rows += 1
+        label = row.values.get(roles.label) if roles.label else None
+        label_text = None if label is None or label == "" else str(label)
+        if label_text is not None and not self.label_overflow:
+            self.label_counts[label_text] += 1
+            if len(self.label_counts) > 10 * self.settings.label_max_classes:
+                self.label_overflow = True
+        if len(self.record_hashes) < self.settings.dedup_max_rows:
+            skip = set(roles.ids)
+            items = [(k, _norm(v)) for k, v in sorted(row.values.items()) if k not in skip]
+            self.record_hashes.append(_hash64("\x1f".join(f"{k}\x1e{v}" for k, v in items)))
+            self.feature_hashes.append(_hash64("\x1f".join(f"{k}\x1e{v}" for k, v in items if k != roles.label)))
+            self.label_codes.append(-1 if label_text is None else self.label_index.setdefault(label_text,
+                                                                                          len(self.label_index)))
+            self.lines.append(row.line if row.line is not None else -row.index - 1)
+            self.flags.append(1 if flagged else 0)
+        self._drift(row, cap)
+        text_parts = []
+        for name in roles.text:
+            value = row.values.get(name)
+            if not isinstance(value, str) or not value.strip():
+                self.empty_text[name] += 1
+                if len(self.empty_rows[name]) < cap:
+                    self.empty_rows[name].append((row.index, row.line))
+                continue
+            text_parts.append(value)
+            heap = self.longest[name]
+            item = (len(value), -row.index, row.line or 0)
+            if len(heap) < cap:
+                heapq.heappush(heap, item)
+            elif item > heap[0]:
+                heapq.heapreplace(heap, item)
+        numeric = []
+        for name in roles.numeric:
+            number = as_number(row.values.get(name))
+            numeric.append(math.nan if number is None else number)
+            if number is not None and math.isfinite(number):
+                ext = self.numeric_extremes[name]
+                _push(ext.high, (number, -row.index, row.line or 0), cap)
+                _push(ext.low, (-number, -row.index, row.line or 0), cap)
+        text = "\n".join(text_parts)[:MAX_SAMPLE_TEXT]
+        sample = SampleRow(index=row.index, line=row.line, text=text, label=label_text, numeric=tuple(numeric),
+                           categorical=tuple(str(row.values.get(c, "")) for c in roles.categorical),
+                           flagged=flagged)
+        k = self.settings.model_max_rows
+        if len(self.sample) < k:
+            self.sample.append(sample)
+            self.text_lengths.append(len(text))
+        else:
+            j = self._rng.randrange(self.rows)
+            if j < k:
+                self.sample[j] = sample
+                self.text_lengths[j] = len(text)
+
+    def _drift(self, row: Row, cap: int) -> None:
+        for name, (kind, presence) in self.schema.items():
+            value = row.values.get(name) if name in row.values else None
+            if name not in row.values:
+                if presence >= 0.99 and self.typed:
+                    self._note_drift(name, "missing", row, cap, "field missing")
+                continue
+            got = value_kind(value, self.typed)
+            if got not in ("null", kind) and kind != "null":
+                self._note_drift(name, "type", row, cap, f"{got} where the column holds {kind}")
+        for name in row.values:
+            if name not in self.schema:
+                self._note_drift(name, "unexpected", row, cap, "field not present in the first rows")
+
+    def _note_drift(self, name: str, kind: str, row: Row, cap: int, what: str) -> None:
+        key = (name, kind)
+        self.drift_counts[key] += 1
+        rows = self.drift_rows.setdefault(key, [])
+        if len(rows) < cap:
+            rows.append((row.index, row.line, what))
+
+    @property
+    def sampled(self) -> bool:
+        """True when the statistical rules see a reservoir sample, not every row."""
+        return self.rows > self.settings.model_max_rows
+
+    def sorted_sample(self) -> list[SampleRow]:
+        """The sample in file order."""
+        return sorted(self.sample, key=lambda r: r.index)
+
+    def observations(self) -> Iterator[Observation]:
+        """Schema drift and extreme-field observations (row facts, bounded)."""
+        yield from self._drift_observations()
+        yield from self._extreme_observations()
+
+    def _drift_observations(self) -> Iterator[Observation]:
+        for (name, kind), count in sorted(self.drift_counts.items()):
+            fraction = count / max(self.rows, 1)
+            if fraction > self.settings.drift_max_fraction:
+                continue  # a mixed column, not a few odd rows
+            for index, line, what in self.drift_rows[(name, kind)]:
+                yield Observation(key="dataset.schema_drift", value=name, span=Span(line=line),
+                                  pointer=_pointer(name, index, line),
+                                  detail={"drift": kind, "observed": what, "row": index, "rows_affected": count,
+                                          "fraction": round(fraction, 6)})
+
+    def _extreme_observations(self) -> Iterator[Observation]:
+        s = self.settings
+        for name, ext in sorted(self.numeric_extremes.items()):
+            col = self.roles.numeric.index(name)
+            values = sorted(r.numeric[col] for r in self.sample if math.isfinite(r.numeric[col]))
+            if len(values) < 20:
+                continue
+            median = values[len(values) // 2]
+            mad = sorted(abs(v - median) for v in values)[len(values) // 2] * 1.4826
+            if mad == 0:
+                continue
+            seen: set[int] = set()
+            for sign, heap in ((1.0, ext.high), (-1.0, ext.low)):
+                for raw, neg_index, line in sorted(heap, reverse=True):
+                    value = raw * sign
+                    z = abs(value - median) / mad
+                    if z < s.extreme_robust_z or -neg_index in seen:
+                        continue
+                    seen.add(-neg_index)
+                    yield Observation(key="dataset.extreme_value", value=name, span=Span(line=line or None),
+                                      pointer=_pointer(name, -neg_index, line or None),
+                                      detail={"kind": "numeric_outlier", "number": value, "median": median,
+                                              "robust_z": round(z, 2), "row": -neg_index})
+        if self.text_lengths:
+            median_len = sorted(self.text_lengths)[len(self.text_lengths) // 2]
+            for name, longest in sorted(self.longest.items()):
+                for length, neg_row, text_line in sorted(longest, reverse=True):
+                    if length < s.extreme_max_chars or length < 20 * max(median_len, 1):
+                        break
+                    yield Observation(key="dataset.extreme_value", value=name, span=Span(line=text_line or None),
+                                      pointer=_pointer(name, -neg_row, text_line or None),
+                                      detail={"kind": "long_text", "length": length, "median_length": median_len,
+                                              "row": -neg_row})
+        for name, count in sorted(self.empty_text.items()):
+            if count / max(self.rows, 1) > s.drift_max_fraction:
+                continue
+            for index, empty_line in self.empty_rows[name]:
+                yield Observation(key="dataset.extreme_value", value=name, span=Span(line=empty_line),
+                                  pointer=_pointer(name, index, empty_line),
+                                  detail={"kind": "empty_text", "rows_affected": count, "row": index})
+
+
+def _push(heap: list[tuple[float, int, int]], item: tuple[float, int, int], cap: int) -> None:
+    if len(heap) < cap:
+        heapq.heappush(heap, item)
+    elif item > heap[0]:
+        heapq.heapreplace(heap, item)
+
+
+def _pointer(name: str, index: int, line: int | None) -> str:
+    return name if line is not None else f"/{index}/{name}"

@@ -1,0 +1,83 @@
+"""Rows and cells as readers produce them, and lazily computed source positions (UTF-16 columns)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class Span:
+    """A place in the raw file: 1-based physical line and 1-based UTF-16 columns (end exclusive)."""
+
+    line: int | None = None
+    column: int | None = None
+    end_column: int | None = None
+
+
+Locator = Callable[[int, int], Span]
+"""Maps a ``[start, end)`` range of decoded characters of a cell to where it sits in the raw file."""
+
+
+def _no_position(_start: int, _end: int) -> Span:
+    return Span()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cell:
+    """One string value of a row, with the means to find any of its characters in the raw file."""
+
+    pointer: str
+    """Column name (CSV), JSON pointer inside the record (JSONL) or ``/ROW/column`` (Parquet)."""
+    text: str
+    locate: Locator = _no_position
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    """One record: its 0-based index, first physical line, flattened values and string cells."""
+
+    index: int
+    line: int | None
+    values: dict[str, Any]
+    """Top-level field name -> scalar (``None`` for missing/null); nested values as compact JSON text."""
+    cells: list[Cell] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadIssue:
+    """Something wrong with the raw data a reader met and skipped past (never an exception)."""
+
+    kind: str
+    """``invalid_utf8``, ``nul_byte``, ``bom``, ``unparseable``, ``ragged``, ``oversized_line``, ``not_object``."""
+    message: str
+    line: int | None = None
+    column: int | None = None
+    end_column: int | None = None
+    index: int | None = None
+
+
+def utf16_len(text: str) -> int:
+    """Length of ``text`` in UTF-16 code units (non-BMP characters count two, as SARIF does)."""
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def line_span(raw_line: str, line: int, raw_start: int, raw_end: int) -> Span:
+    """A span on one physical line from raw character offsets into that line."""
+    start = utf16_len(raw_line[:raw_start]) + 1
+    end = start + utf16_len(raw_line[raw_start:raw_end])
+    return Span(line=line, column=start, end_column=max(end, start + 1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Observation:
+    """A dataset-level signal ready to become a fact: key, value, place and evidence."""
+
+    key: str
+    value: Any
+    span: Span = field(default_factory=Span)
+    pointer: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)

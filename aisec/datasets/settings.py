@@ -1,0 +1,126 @@
+"""The analyzer's knobs, read from the policy's ``settings.dataset`` block, validated, with safe defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from aisec.errors import PolicyError
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetSettings:
+    """Column roles, caps and statistical thresholds for the dataset analyzer (``settings.dataset``)."""
+
+    text_columns: tuple[str, ...] = ()
+    """Columns (CSV/Parquet names or top-level JSONL keys) holding free text; inferred when empty."""
+    label_column: str | None = None
+    """The label column; inferred from names like ``label``/``target``/``class`` when unset."""
+    id_columns: tuple[str, ...] = ()
+    """Columns ignored by duplicate and label analysis (row ids, timestamps)."""
+    expected_label_distribution: Mapping[str, float] = field(default_factory=dict)
+    """Expected share of each label; compared with a chi-square test when given."""
+    manifest: str | None = None
+    """A dataset manifest (``aisec dataset manifest``) to compare each scanned dataset file against."""
+    max_facts_per_signal: int = 100
+    """Per file and signal, at most this many row-level facts; the rest is counted in a summary fact."""
+    max_line_bytes: int = 16 * 1024 * 1024
+    """Longest physical line (CSV/JSONL) read; longer lines are skipped and reported."""
+    max_values_per_record: int = 10_000
+    """Most JSON values walked in one record."""
+    max_cell_chars: int = 100_000
+    """Characters of one cell scanned by the text rules (the rest is counted, not scanned)."""
+    role_sample_rows: int = 500
+    """Rows read before column roles are inferred."""
+    text_min_distinct_ratio: float = 0.5
+    """A string column is text when at least this share of its sampled values are distinct …"""
+    text_min_mean_chars: float = 15.0
+    """… and their mean length is at least this."""
+    label_max_classes: int = 50
+    """A label column has at most this many distinct values."""
+    label_name_patterns: tuple[str, ...] = ("label", "labels", "target", "class", "y", "category", "sentiment",
+                                            "intent", "tag", "outcome")
+    """Column names (case-insensitive, also as a ``_label`` suffix) taken as the label when not configured."""
+    model_max_rows: int = 20_000
+    """Rows kept for statistical and model-based rules; beyond this a seeded reservoir sample is used."""
+    dedup_max_rows: int = 2_000_000
+    """Rows whose record hash is kept for exact-duplicate detection (8 bytes each)."""
+    seed: int = 20240611
+    """Seed for sampling, MinHash and cross-validation (deterministic output)."""
+    minhash_permutations: int = 64
+    minhash_bands: int = 16
+    near_duplicate_jaccard: float = 0.8
+    """Estimated Jaccard similarity at which two texts are near duplicates."""
+    duplicate_cluster_outlier_factor: float = 10.0
+    """A duplicate cluster is unusually large when it exceeds this many times the 99th percentile size …"""
+    duplicate_cluster_min_size: int = 10
+    """… and has at least this many members."""
+    drift_max_fraction: float = 0.02
+    """Rows whose field type differs from the column's dominant type are drift when they are this rare."""
+    extreme_robust_z: float = 12.0
+    """A number this many robust standard deviations (MAD) from the median is extreme."""
+    extreme_max_chars: int = 20_000
+    """A text cell longer than this (and 20 times the median) is extreme."""
+    cv_folds: int = 5
+    label_issue_max_self_confidence: float = 0.5
+    """Only rows cleanlab flags whose out-of-fold probability of their own label is below this are reported."""
+    label_noise_max_self_confidence: float = 0.1
+    """Rows counted as confident label issues for the dataset-level noise rate (own-label probability below)."""
+    trigger_min_support: int = 8
+    """A trigger candidate (n-gram or value) must occur in at least this many rows …"""
+    trigger_max_fraction: float = 0.1
+    """… and in at most this share of the rows (triggers are rare)."""
+    trigger_alpha: float = 0.001
+    """Family-wise error rate (Bonferroni over all candidates) of the enrichment test."""
+    trigger_min_flip_fraction: float = 0.6
+    """Share of a candidate's rows the ablated model must assign another label to confirm a trigger."""
+    trigger_max_candidates: int = 200
+    """Most significant candidates confirmed by ablation."""
+    secret_min_entropy: float = 4.3
+    """Shannon entropy (bits per character) of a 32+ character token taken as a generic secret."""
+    popular_packages: tuple[str, ...] = ()
+    """Package names typosquats imitate (from the policy)."""
+    trusted_package_indexes: tuple[str, ...] = ("pypi.org", "files.pythonhosted.org", "registry.npmjs.org")
+    """Hosts a ``pip install --index-url`` may point to without being reported."""
+
+
+_TUPLES = {f.name for f in fields(DatasetSettings) if str(f.type).startswith("tuple")}
+
+
+def load_settings(settings: Mapping[str, Any]) -> DatasetSettings:
+    """Parse ``settings["dataset"]``; unknown keys and wrong types are policy errors (never silently ignored)."""
+    raw = settings.get("dataset") or {}
+    if not isinstance(raw, Mapping):
+        raise PolicyError("settings.dataset must be a mapping", field="settings.dataset")
+    defaults = DatasetSettings()
+    known = {f.name: getattr(defaults, f.name) for f in fields(DatasetSettings)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise PolicyError(f"unknown dataset setting {key!r} (known: {', '.join(sorted(known))})",
+                              field=f"settings.dataset.{key}")
+        default = known[key]
+        if key in _TUPLES:
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise PolicyError(f"settings.dataset.{key} must be a list of strings", field=f"settings.dataset.{key}")
+            value = tuple(value)
+        elif key == "expected_label_distribution":
+            if not isinstance(value, Mapping) or not all(isinstance(v, (int, float)) for v in value.values()):
+                raise PolicyError("settings.dataset.expected_label_distribution maps labels to shares",
+                                  field=f"settings.dataset.{key}")
+            value = {str(k): float(v) for k, v in value.items()}
+        elif default is None:
+            if not isinstance(value, str) or not value:
+                raise PolicyError(f"settings.dataset.{key} must be a non-empty string, got {value!r}",
+                                  field=f"settings.dataset.{key}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise PolicyError(f"settings.dataset.{key} must be a non-negative number, got {value!r}",
+                                  field=f"settings.dataset.{key}")
+            value = float(value)
+        elif isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise PolicyError(f"settings.dataset.{key} must be a positive integer, got {value!r}",
+                              field=f"settings.dataset.{key}")
+        values[key] = value
+    return DatasetSettings(**values)
