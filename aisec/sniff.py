@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import pickletools
 import struct
@@ -219,6 +220,21 @@ def _looks_like_csv(text: str) -> bool:
     for sep in (",", "\t", ";", "|"):
         counts = {ln.count(sep) for ln in lines[:-1]}
         if len(counts) == 1 and next(iter(counts)) >= 1:
+            return True
+    return _csv_records_agree(text)
+
+
+def _csv_records_agree(text: str) -> bool:
+    """Quoted fields may hold newlines or delimiters: parse records, not lines (the last one may be cut)."""
+    import csv
+    body = text[: text.rfind("\n") + 1]
+    for sep in (",", "\t", ";", "|"):
+        try:
+            widths = [len(r) for r in itertools.islice(csv.reader(io.StringIO(body), delimiter=sep), 50) if r]
+        except csv.Error:
+            continue
+        widths = widths[:-1]
+        if len(widths) >= 3 and widths[0] >= 2 and sum(w == widths[0] for w in widths) >= 0.9 * len(widths):
             return True
     return False
 

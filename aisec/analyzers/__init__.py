@@ -8,6 +8,7 @@ from types import MappingProxyType
 from aisec.analyzers.archive import TarArchiveAnalyzer, ZipArchiveAnalyzer
 from aisec.analyzers.base import AnalysisContext, Analyzer, AnalyzerError
 from aisec.analyzers.compressed import CompressedAnalyzer
+from aisec.analyzers.dataset import DatasetAnalyzer
 from aisec.analyzers.gguf import GGUFAnalyzer
 from aisec.analyzers.hf_folder import HFFolderAnalyzer
 from aisec.analyzers.jinja_template import JinjaAnalyzer
@@ -22,6 +23,7 @@ from aisec.model import ArtifactKind
 
 ANALYZERS: tuple[Analyzer, ...] = (
     PickleAnalyzer(),
+    DatasetAnalyzer(),
     ZipArchiveAnalyzer(),
     TarArchiveAnalyzer(),
     CompressedAnalyzer(),
