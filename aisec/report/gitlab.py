@@ -14,6 +14,8 @@ SCHEMA_URL = ("https://gitlab.com/gitlab-org/security-products/security-report-s
 INFORMATION_URI = "https://github.com/aisec-dev/aisec"
 MAX_NAME_CHARS = 255
 """The schema's bound on a vulnerability's ``name``."""
+MAX_SOLUTION_CHARS = 7000
+MAX_DESCRIPTION_CHARS = 1_048_576
 _SEVERITY = {Severity.CRITICAL: "Critical", Severity.HIGH: "High", Severity.MEDIUM: "Medium", Severity.LOW: "Low",
              Severity.INFO: "Info"}
 _CWE = re.compile(r"^CWE-(\d+)$")
@@ -79,13 +81,13 @@ def _vulnerability(finding: Finding, rules: dict[str, Any]) -> dict[str, Any]:
         # GitLab tracks a vulnerability by its id across pipelines: the stable fingerprint, as a UUID.
         "id": _uuid(finding.fingerprint),
         "name": name[:MAX_NAME_CHARS],
-        "description": description,
+        "description": description[:MAX_DESCRIPTION_CHARS],
         "severity": _SEVERITY[finding.severity],
         "location": location,
         "identifiers": identifiers,
     }
     if rule is not None and rule.help_text:
-        vulnerability["solution"] = rule.help_text
+        vulnerability["solution"] = rule.help_text[:MAX_SOLUTION_CHARS]
     return vulnerability
 
 

@@ -75,7 +75,7 @@ def test_paths_in_a_project_file_are_relative_to_it(work: Path, aisec, tmp_path:
     assert code == EXIT_FINDINGS and json.loads(out)["policy"]["name"] == "team"
 
 
-def test_a_config_inside_a_scanned_model_folder_is_never_read(work: Path, aisec) -> None:
+def test_a_config_inside_a_scanned_model_folder_is_never_read(work: Path, aisec, sarif_validator) -> None:
     _medium_model(work)
     (work / "aisec.yaml").write_text("fail_on: medium\n")
     # the model ships a config that would switch the gate off
@@ -89,7 +89,9 @@ def test_a_config_inside_a_scanned_model_folder_is_never_read(work: Path, aisec)
     code, out, err = aisec("scan", "m", "-f", "json")
     assert len(json.loads(out)["notices"]) == 3 and "aisec: notice: m/aisec.yaml" in err
     aisec("scan", "m", "--sarif", "s.sarif")
-    notes = read_json(work / "s.sarif")["runs"][0]["invocations"][0]["toolConfigurationNotifications"]
+    log = read_json(work / "s.sarif")
+    sarif_validator.validate(log)
+    notes = log["runs"][0]["invocations"][0]["toolConfigurationNotifications"]
     assert len(notes) == 3
     # only explicitly: --config reads it
     assert aisec("scan", "m", "--config", "m/aisec.yaml")[0] == EXIT_OK

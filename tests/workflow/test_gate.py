@@ -208,3 +208,12 @@ def test_exit_code_matrix_fail_on_baseline_suppression(work: Path, aisec) -> Non
         argv += ["--policy", "sup.yaml"] if suppressed else []
         argv += ["--gate-all"] if gate_all else []
         assert aisec(*argv)[0] == want, argv
+
+
+def test_same_fingerprint_with_a_new_severity_is_updated(work: Path, aisec) -> None:
+    put(OS_SYSTEM_P4, work / "m" / "model.pkl")
+    aisec("scan", "m", "--write-baseline", "b.sarif")
+    (work / "high.yaml").write_text("name: high\nextends: default\nseverity_overrides: {AISEC-MDL-001: high}\n")
+    code, _, _ = aisec("scan", "m", "--policy", "high.yaml", "--baseline", "b.sarif", "--json", "r.json")
+    states = _states(read_json(work / "r.json"))
+    assert states[("AISEC-MDL-001", "m/model.pkl")] == "updated" and code == EXIT_FINDINGS
