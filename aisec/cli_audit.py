@@ -71,6 +71,9 @@ def prepare_scan(args: argparse.Namespace) -> ScanSettings:
         if sarif_path is None:
             raise ConfigError("--attest needs a SARIF report to attest: add --sarif FILE (or -f sarif -o FILE)")
         attestation = Path(args.attestation) if args.attestation else Path(f"{sarif_path}.intoto.jsonl")
+        from aisec.attest import load_private_key
+
+        load_private_key(args.attest, _key_password())  # fail before a long scan, not after it
     elif args.attestation:
         raise ConfigError("--attestation FILE needs --attest KEY")
     if args.gate_all and not args.baseline:
@@ -101,11 +104,15 @@ def publish_scan(report: Report, args: argparse.Namespace, settings: ScanSetting
     if settings.attestation is not None and settings.sarif_path is not None:
         from aisec.attest import write_attestation
 
-        password = os.environ.get(KEY_PASSWORD_ENV)
         write_attestation(report, targets=args.paths, sarif_path=settings.sarif_path, key_path=args.attest,
-                          out_path=settings.attestation, password=password.encode() if password else None,
+                          out_path=settings.attestation, password=_key_password(),
                           outputs=[Path(p) for p in (args.output, args.json_file, args.write_baseline) if p])
         print(f"aisec: attestation written to {settings.attestation}", file=sys.stderr)
+
+
+def _key_password() -> bytes | None:
+    password = os.environ.get(KEY_PASSWORD_ENV)
+    return password.encode() if password else None
 
 
 def _write(path: Path, text: str) -> None:

@@ -162,6 +162,7 @@ def test_attest_needs_a_sarif_report_and_a_usable_key(work: Path, aisec) -> None
     assert code == EXIT_ERROR and "--sarif" in err
     code, _, err = aisec("scan", "models", "--sarif", "s.sarif", "--attest", str(public))
     assert code == EXIT_ERROR and "private key" in err
+    assert not (work / "s.sarif").exists()  # refused before scanning
     code, _, err = aisec("verify-attestation", "nothing.jsonl", "--public-key", str(public), "models")
     assert code == EXIT_ERROR and "nothing.jsonl" in err
 
