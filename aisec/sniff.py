@@ -207,7 +207,7 @@ def _is_jsonl(text: str) -> bool:
     for ln in lines[:-1]:  # the last line may be cut by the sniff window
         try:
             json.loads(ln)
-        except ValueError:
+        except (ValueError, RecursionError):  # a deeply nested line must not crash discovery
             return False
         parsed += 1
     return parsed >= 1 and lines[0].lstrip().startswith("{")
