@@ -292,8 +292,8 @@ def _artifact_sections(artifacts: list[_Artifact], results: list[_Result]) -> st
     parts = ['<section id="artifacts"><h2>Artifacts</h2>']
     for a in [*artifacts, *extra]:
         mine = by_path.get(a.path, [])
-        signature = a.signature or ("findings of signature rules below" if any(r.rule_id.startswith("AISEC-SIG-")
-                                                                             for r in mine) else "not recorded")
+        problems = sorted({r.rule_id for r in mine if r.rule_id.startswith("AISEC-SIG-")})
+        signature = a.signature or (f"{', '.join(problems)} (see findings)" if problems else "not recorded")
         parts.append(
             f'<div class="artifact" data-artifact="{_e(a.path)}"><h3>{_e(a.path)}</h3><table class="facts">'
             "<tr><th>kind</th><th>sha256</th><th>size</th><th>signature</th><th>findings</th></tr>"

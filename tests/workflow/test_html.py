@@ -143,3 +143,17 @@ def test_report_refuses_oversized_deep_or_non_sarif_input(work: Path, aisec) -> 
                                                           "artifacts": "nope", "properties": []}]}))
     code, out, _ = aisec("report", "odd.sarif")  # wrong types degrade to "?" instead of crashing
     assert code == EXIT_OK and "<html" in out
+
+
+def test_signature_status_comes_from_properties_or_signature_findings() -> None:
+    doc = _sarif_with_dataset_rows()
+    run = doc["runs"][0]
+    run["artifacts"].append({"location": {"uri": "models"}, "properties": {"aisec/kind": "directory"}})
+    run["results"].append({"ruleId": "AISEC-SIG-002", "message": {"text": "signature does not match"},
+                           "locations": [{"physicalLocation": {"artifactLocation": {"uri": "models"}}}],
+                           "properties": {"aisec/severity": "high"}})
+    page = render_html(doc)
+    folder = page.split('data-artifact="models"', 1)[1].split("</div>", 1)[0]
+    assert "AISEC-SIG-002 (see findings)" in folder
+    tensors = page.split('data-artifact="models/m.safetensors"', 1)[1].split("</div>", 1)[0]
+    assert "verified: sha256:abcd" in tensors
