@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -124,16 +125,29 @@ def _json_config(source: Source, context: AnalysisContext) -> Any:
     head = source.head(4096)
     if b'"class_name"' not in head and b'"model_config"' not in head:
         return None
+    data = source.read_at(0, source.size)
     try:
-        value = _parse(source.read_at(0, source.size), context, "the JSON file")
+        value = _parse(data, context, "the JSON file")
     except ArtifactError:
-        return None  # not for this analyzer to judge arbitrary JSON
+        if _loader_accepts(data):
+            # Keras's json.loads takes duplicate keys (last wins), NaN and deeper nesting: refusing what the
+            # loader reads must be a scan error, never a silent pass.
+            raise
+        return None  # not JSON at all: not for this analyzer to judge
     if isinstance(value, dict) and isinstance(value.get("model_config"), (dict, str)):
         inner = value["model_config"]
         return _parse(inner, context, "model_config") if isinstance(inner, str) else inner
     if isinstance(value, dict) and isinstance(value.get("class_name"), str) and "config" in value:
         return value
     return None
+
+
+def _loader_accepts(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _walk(node: Any, pointer: str, depth: int, context: AnalysisContext) -> Iterator[Fact]:

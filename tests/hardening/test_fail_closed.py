@@ -1,0 +1,43 @@
+"""Regressions for fail-open bugs: input a loader accepts but aisec refused to parse must never scan clean."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aisec.scan import scan
+
+LAMBDA = {"class_name": "Lambda", "config": {"name": "l", "function": {"class_name": "__lambda__",
+                                                                        "config": {"code": "YQ=="}}}}
+
+
+def _wrap(layer: dict[str, object], depth: int) -> object:
+    value: object = [layer]
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("name, text", [
+    # json.loads (what Keras uses) keeps the last duplicate; aisec's strict parser refuses the file.
+    ("duplicate_key", '{"class_name": "Sequential", "config": {"name": "s", "name": "t", "layers": ['
+     + json.dumps(LAMBDA) + "]}}"),
+    # Deeper than max_json_depth (256) but well within json.loads' recursion limit.
+    ("deep", json.dumps({"class_name": "Sequential", "config": {"layers": _wrap(LAMBDA, 300)}})),
+])
+def test_keras_json_the_loader_accepts_is_never_clean(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / f"{name}.json"
+    path.write_text(text)
+    assert json.loads(text)  # the loader's view: valid
+    report = scan([path], jobs=0)
+    assert not report.trustworthy
+    assert any(f.rule_id == "AISEC-GEN-001" for f in report.findings)
+
+
+def test_json_that_is_not_keras_is_still_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"class_name": "x", "a": [1, 2')
+    report = scan([path], jobs=0)
+    assert report.trustworthy and not report.findings
