@@ -93,3 +93,16 @@ def test_a_fifo_named_like_a_config_does_not_hang_the_scan(tmp_path: Path) -> No
     (tmp_path / "model.safetensors").write_bytes(gf.safetensors_valid())
     result = run(ANALYZER, b"", fs_path=tmp_path)
     assert result.raised is None and result.values("hf.remote_code") == []
+
+
+def test_module_paths_never_leave_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "evil.py").write_bytes(b"import subprocess\nsubprocess.run(['id'])\n")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "modeling_x.py").symlink_to(tmp_path / "evil.py")
+    _folder(folder, {"config.json": json.dumps({"auto_map": {"AutoModel": "modeling_x.X",
+                                                             "AutoConfig": ".tmp.evil.Config"}}).encode()})
+    result = run(ANALYZER, b"", fs_path=folder)
+    assert {(f.value, f.detail["exists"]) for f in result.facts if f.key == "hf.remote_code"} == \
+        {("modeling_x.X", False), (".tmp.evil.Config", False)}
+    assert result.values("hf.remote_code_import") == [] and result.values("hf.remote_code_call") == []
