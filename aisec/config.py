@@ -180,12 +180,24 @@ def _ignored_in_targets(targets: Sequence[str | Path], cwd: Path, used: Path | N
 
 
 def _has_tool_table(path: Path) -> bool:
+    """Whether ``path`` configures aisec: a ``tool.aisec`` table, however it is spelled in TOML.
+
+    A file that mentions aisec but does not parse counts (its reading then fails loudly): a broken
+    configuration must not silently fall back to a weaker default.
+    """
     try:
         with open(path, "rb") as handle:
-            head = handle.read(MAX_PYPROJECT_BYTES)
+            head = handle.read(MAX_PYPROJECT_BYTES + 1)
     except OSError:
         return False
-    return b"[tool.aisec]" in head
+    if b"aisec" not in head:
+        return False
+    try:
+        document = tomllib.loads(head.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True
+    tool = document.get("tool")
+    return isinstance(tool, dict) and "aisec" in tool
 
 
 def _read_project(path: Path) -> _ProjectSpec:

@@ -151,3 +151,13 @@ def test_project_file_formats_match_the_output_formats() -> None:
 def test_resolve_rejects_a_bad_env_value_directly(work: Path) -> None:
     with pytest.raises(ConfigError, match="AISEC_FORMAT"):
         resolve(cli={}, env={"AISEC_FORMAT": "pdf"}, cwd=work)
+
+
+def test_pyproject_detection_follows_toml_not_text(work: Path) -> None:
+    (work / "pyproject.toml").write_text('# see [tool.aisec] in the docs\n[project]\nname = "aisec-plugin"\n')
+    assert resolve(cli={}, env={}, cwd=work).project_file is None  # mentioned, not configured
+    (work / "pyproject.toml").write_text('tool = {aisec = {fail_on = "low"}}\n')
+    assert resolve(cli={}, env={}, cwd=work).value("fail_on") == "low"  # an inline table counts
+    (work / "pyproject.toml").write_text('[tool.aisec]\nfail_on = "low\n')
+    with pytest.raises(ConfigError, match=r"pyproject\.toml"):  # broken: fail loudly, never fall back silently
+        resolve(cli={}, env={}, cwd=work)
