@@ -103,7 +103,8 @@ class ZipArchiveAnalyzer:
         for member in listing.members:
             if torch_layout and _TENSOR_DATA.match(member.name):
                 # Raw tensor bytes: torch never unpickles them, and reading them would cost the whole file.
-                data_sizes[member.name.rsplit("/", 1)[-1]] = member.size
+                data_sizes[member.name.rsplit("/", 1)[-1]] = max(member.size, member.compressed_size) \
+                    if member.method == 0 else member.size
                 continue
             yield from self._member(source, member, context, budget, torchscript=layout is
                                     ArtifactKind.TORCHSCRIPT_ZIP)
@@ -131,6 +132,8 @@ class ZipArchiveAnalyzer:
         try:
             data = self._open(source, member, context, budget)
         except BombError as exc:
+            # Charged too: overlapping members that share one bomb kernel must exhaust the archive's budget.
+            budget.spent += exc.produced
             context.error("limit", str(exc), location=location, limit=exc.limit)
             yield context.fact("archive.bomb", member.name, location=location, limit=exc.limit,
                                compressed=member.compressed_size, declared_size=member.size)

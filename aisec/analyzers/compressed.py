@@ -78,6 +78,14 @@ class CompressedAnalyzer:
                               "analyzed", location=context.at(), limit="max_decompressed_bytes")
                 break
             offset += result.consumed
+            if _check_total_ratio(len(out), offset, context):
+                # Many small streams, each under the ratio limit, must not add up to a bomb.
+                context.error("limit", f"concatenated {method} streams decompress past max_compression_ratio="
+                              f"{limits.max_compression_ratio} together", location=context.at(offset=offset),
+                              limit="max_compression_ratio")
+                yield context.fact("archive.bomb", method, location=context.at(offset=offset),
+                                   limit="max_compression_ratio")
+                return
             if offset >= source.size or method not in ("gzip", "bzip2", "xz", "lz4") or \
                     _method(source.read_at(offset, 16)) != method:
                 if offset < source.size and source.read_at(offset, 16).strip(b"\x00"):

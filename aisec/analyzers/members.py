@@ -14,6 +14,9 @@ from aisec.limits import Limits
 from aisec.source import Source
 
 CHUNK = 1024 * 1024
+INPUT_CHUNK = 64 * 1024
+"""Compressed bytes fed per step: the ratio is judged on input fed so far, so feeding 1 MiB at once would let
+200 MiB (at the default ratio) come out before the first judgement."""
 RATIO_GRACE_BYTES = 1024 * 1024
 """Output below this size is never called a bomb (tiny inputs compress absurdly well)."""
 
@@ -53,6 +56,9 @@ class Inflated:
 
 class BombError(LimitExceeded):
     """Decompression exceeded the ratio or total output limit."""
+
+    produced: int = 0
+    """Bytes decompressed before the limit hit (callers charge them to their total budget)."""
 
 
 def make_decompressor(method: str) -> Callable[[], Any]:
@@ -127,7 +133,7 @@ def inflate(source: Source, offset: int, length: int, method: str, *, limits: Li
         if not pending and _needs_input(dec):
             if pos >= end:
                 break
-            pending = source.read_at(pos, min(CHUNK, end - pos))
+            pending = source.read_at(pos, min(INPUT_CHUNK, end - pos))
             if not pending:
                 break
             pos += len(pending)
@@ -136,7 +142,7 @@ def inflate(source: Source, offset: int, length: int, method: str, *, limits: Li
         chunk = _step(dec, pending, max(1, want))
         out += chunk
         pending = _leftover(dec, pending)
-        _check_bomb(len(out), consumed, limits, what)
+        _check_bomb(len(out), consumed - len(pending), limits, what)
         if len(out) > cap:
             del out[cap:]
             return Inflated(data=bytes(out), consumed=consumed, complete=False)
@@ -168,11 +174,15 @@ def _needs_input(dec: Any) -> bool:
 
 
 def _check_bomb(produced: int, consumed: int, limits: Limits, what: str) -> None:
+    error = None
     if produced > limits.max_decompressed_bytes:
-        raise BombError("max_decompressed_bytes", limits.max_decompressed_bytes,
-                        f"{what}: decompresses to more than max_decompressed_bytes="
-                        f"{limits.max_decompressed_bytes}")
-    if produced > RATIO_GRACE_BYTES and produced > limits.max_compression_ratio * max(consumed, 1):
-        raise BombError("max_compression_ratio", limits.max_compression_ratio,
-                        f"{what}: compression ratio above max_compression_ratio={limits.max_compression_ratio} "
-                        f"({produced} bytes from {consumed})")
+        error = BombError("max_decompressed_bytes", limits.max_decompressed_bytes,
+                          f"{what}: decompresses to more than max_decompressed_bytes="
+                          f"{limits.max_decompressed_bytes}")
+    elif produced > RATIO_GRACE_BYTES and produced > limits.max_compression_ratio * max(consumed, 1):
+        error = BombError("max_compression_ratio", limits.max_compression_ratio,
+                          f"{what}: compression ratio above max_compression_ratio={limits.max_compression_ratio} "
+                          f"({produced} bytes from {consumed})")
+    if error is not None:
+        error.produced = produced
+        raise error

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from io import BytesIO
+from typing import Any, BinaryIO
 
 from aisec.analyzers.base import AnalysisContext
 from aisec.analyzers.pickle_sym import Const
@@ -15,6 +16,8 @@ from aisec.source import BytesSource, Source, buffered
 
 MAX_STREAMS = 64
 """Most stacked pickle streams analyzed in one file (legacy torch files hold five)."""
+IN_MEMORY_BYTES = 64 * 1024 * 1024
+"""Pickles up to this size are decoded from memory (fast); larger ones are streamed through a capped reader."""
 MAX_DISTINCT_EVENTS = 20_000
 """Most distinct (kind, name) observations kept per stream; more is itself reported as a limit hit."""
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -87,7 +90,8 @@ class PickleAnalyzer:
 
         Containers whose loader reads one pickle and then raw bytes (legacy torch tar ``storages``) use 1.
         """
-        stream = buffered(source)
+        stream: BinaryIO = BytesIO(source.read_at(0, source.size)) if source.size <= IN_MEMORY_BYTES \
+            else buffered(source)
         total_ops = 0
         streams = 0
         legacy = False

@@ -112,18 +112,17 @@ def read_listing(source: Source, limits: Limits) -> ZipListing:
 def _from_central(source: Source, eocd: int, limits: Limits, listing: ZipListing) -> None:
     rec = source.read_at(eocd, 22)
     (_sig, _disk, _cd_disk, _n_here, n_total, cd_size, cd_offset, _clen) = struct.unpack("<4sHHHHIIH", rec)
-    if n_total == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
-        loc = source.read_at(eocd - 20, 20) if eocd >= 20 else b""
-        if loc[:4] == _EOCD64_LOCATOR:
-            (z64_off,) = struct.unpack("<Q", loc[8:16])
-            z64 = source.read_at(z64_off, 56)
-            if z64[:4] != _EOCD64:
-                # The zip64 record may also be shifted by a junk prefix.
-                z64_off = eocd - 20 - 56
-                z64 = source.read_at(z64_off, 56)
-            if z64[:4] == _EOCD64:
+    # A zip64 locator right before the EOCD means the zip64 record holds the real counts (torch always
+    # writes one); the central directory then ends where that record starts.
+    loc = source.read_at(eocd - 20, 20) if eocd >= 20 else b""
+    if loc[:4] == _EOCD64_LOCATOR:
+        (z64_off,) = struct.unpack("<Q", loc[8:16])
+        for candidate in (z64_off, eocd - 20 - 56):
+            z64 = source.read_at(candidate, 56) if candidate >= 0 else b""
+            if z64[:4] == _EOCD64 and len(z64) == 56:
                 n_total, cd_size, cd_offset = struct.unpack("<QQQ", z64[32:56])
-                eocd = z64_off
+                eocd = candidate
+                break
     cd_start = eocd - cd_size
     if cd_start < 0:
         raise ValueError("central directory size points before the start of the file")

@@ -204,3 +204,22 @@ def test_extension_mismatch(tmp_path: Path) -> None:
     assert "AISEC-GEN-002" in rule_ids(analyze_bytes(tmp_path, benign, "m.safetensors")[1])
     for name in ("m.bin", "m.pt", "m.pkl"):
         assert "AISEC-GEN-002" not in rule_ids(analyze_bytes(tmp_path, benign, name)[1])
+
+
+def _with_zip64_end_records(data: bytes) -> bytes:
+    """Insert a zip64 end record and locator before the EOCD, as torch.save always does."""
+    eocd = data.rfind(b"PK\x05\x06")
+    _sig, _d, _cd, n_here, n_total, cd_size, cd_offset, _c = struct.unpack("<4sHHHHIIH", data[eocd:eocd + 22])
+    z64 = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, n_here, n_total, cd_size, cd_offset)
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, eocd, 1)
+    return data[:eocd] + z64 + locator + data[eocd:]
+
+
+def test_zip64_end_records_are_followed_not_taken_for_junk(tmp_path: Path) -> None:
+    """torch.save writes zip64 end records: they are not a junk prefix and every member is listed."""
+    data = _with_zip64_end_records(ga.benign_state_dict_zip())
+    listing = read_listing(BytesSource(data, budget=1 << 30), Limits())
+    assert not listing.anomalies
+    assert "archive/data.pkl" in [m.name for m in listing.members]
+    _, findings, errors = analyze_bytes(tmp_path, data, "zip64.pt")
+    assert not _medium_plus(findings) and not errors
