@@ -136,6 +136,8 @@ def test_symlink_not_allowed_escapes_and_allowed(model: Path, tmp_path: Path, ec
     result = check(model, sig, key_trust(ec_keys), allow_symlinks=True)
     assert result.reasons == (Reason.SYMLINK_ESCAPES,)
     assert result.discrepancies[0].path == "alias.json"
+    with pytest.raises(Exception, match="symlink-escapes"):
+        signed(model, tmp_path, ec_keys, allow_symlinks=True)
 
 
 def test_file_unreadable_broken_symlink(model: Path, tmp_path: Path, ec_keys: Keys) -> None:
