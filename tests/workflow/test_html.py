@@ -13,6 +13,7 @@ import pytest
 
 from aisec._cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from aisec.report.html import render_html
+from tests.conftest import fixture_path
 from tests.workflow.conftest import OS_SYSTEM_P4, UNKNOWN_IMPORT, put
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'&'
@@ -89,7 +90,8 @@ def _count(dom: str, attribute: str, name: str) -> int:
 def test_report_renders_in_a_real_browser(work: Path, aisec, tmp_path: Path) -> None:
     put(OS_SYSTEM_P4, work / "models" / "evil.pkl")
     put(UNKNOWN_IMPORT, work / "models" / "medium.pkl")
-    code, _, _ = aisec("scan", "models", "--sarif", "scan.sarif", "--json", "scan.json")
+    put(fixture_path("AISEC-DAT-001", "fail", "notes.jsonl"), work / "data" / "notes.jsonl")
+    code, _, _ = aisec("scan", "models", "data", "--sarif", "scan.sarif", "--json", "scan.json")
     assert code == EXIT_FINDINGS
     assert aisec("report", "scan.sarif", "-o", "report.html")[0] == EXIT_OK
     ours = json.loads((work / "scan.json").read_text())
@@ -98,7 +100,13 @@ def test_report_renders_in_a_real_browser(work: Path, aisec, tmp_path: Path) -> 
     dom = run.stdout
     for severity, expected in ours["summary"]["by_severity"].items():
         assert _count(dom, "severity", severity) == expected
-    assert _count(dom, "family", "model") == ours["summary"]["findings"]
+    in_data = [f for f in ours["findings"] if f["path"].startswith("data/")]
+    assert in_data and all(f["location"].get("line") for f in in_data)  # dataset findings sit on rows
+    assert _count(dom, "family", "model") == ours["summary"]["findings"] - len(in_data)
+    assert _count(dom, "family", "dataset") == len(in_data)
+    datasets = dom.split('id="datasets"', 1)[1].split("</section>", 1)[0]
+    assert [int(n) for n in re.findall(r'data-line="(\d+)"', datasets)] == sorted(f["location"]["line"]
+                                                                                for f in in_data)
     assert f'data-total="findings">{ours["summary"]["findings"]}<' in dom
     assert re.search(r'id="verdict">FAIL: \d+ finding', dom)
     assert f'data-meta="policy digest">{ours["policy"]["digest"]}<' in dom
