@@ -44,8 +44,8 @@ class DatasetSettings:
     """Column names (case-insensitive, also as a ``_label`` suffix) taken as the label when not configured."""
     model_max_rows: int = 20_000
     """Rows kept for statistical and model-based rules; beyond this a seeded reservoir sample is used."""
-    dedup_max_rows: int = 2_000_000
-    """Rows whose record hash is kept for exact-duplicate detection (8 bytes each)."""
+    dedup_max_rows: int = 1_000_000
+    """Rows whose hashes are kept for exact-duplicate and label-conflict detection (33 bytes each)."""
     seed: int = 20240611
     """Seed for sampling, MinHash and cross-validation (deterministic output)."""
     minhash_permutations: int = 64

@@ -88,9 +88,8 @@ SQUEEZED_INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
                                  r"(?:prompt|instructions)")),
     ("jailbreak_persona", re.compile(r"youarenow(?:dan|indevelopermode|jailbroken)|doanythingnow")),
 )
-_INJECTION_HINT = re.compile(r"(?i)ignor|disregard|forget|overrid|bypass|instruct|prompt|reveal|anything|"
-                             r"developer|jailbr")
-_SPACED_OUT = re.compile(r"(?:\b\w[\s.\-_*|]{1,3}){5,}\w\b")
+_SPACED_OUT = re.compile(r"(?<!\w)\w[\s.\-_*|]\w[\s.\-_*|]\w[\s.\-_*|]\w(?!\w)")
+"""Four single letters in a row with one separator each: text spelled out to dodge phrase filters."""
 
 SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("private_key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
@@ -103,6 +102,24 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("huggingface_token", re.compile(r"\bhf_[A-Za-z]{34}\b")),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")),
 )
+# Cheap screens (plain substring tests, much faster than regex alternations): the full pattern families run
+# only on cells that contain one of their anchors.
+_SHELL_WORDS = ("curl", "wget", "fetch", "iwr", "invoke-webrequest", "/dev/tcp", "nc ", "ncat", "base64",
+                "powershell", "rm -", "python -c", "python3 -c", "pip", "npm ", "yarn ", "pnpm ", "poetry ", "uv ")
+_SECRET_WORDS = ("-----BEGIN", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "sk-",
+                 "AIza", "_live_", "hf_", "eyJ")
+_INJECTION_WORDS = ("ignor", "disregard", "forget", "overrid", "bypass", "instruct", "prompt", "reveal",
+                    "anything", "developer", "jailbr")
+
+
+def _has_any(text: str, words: tuple[str, ...]) -> bool:
+    return any(w in text for w in words)
+
+
+def _has_long_token(text: str) -> bool:
+    return any(len(chunk) >= 32 for chunk in text.split())
+
+
 _TOKEN = re.compile(r"(?<![A-Za-z0-9+/_=.-])[A-Za-z0-9+/_=-]{32,128}(?![A-Za-z0-9+/_=.-])")
 
 
@@ -130,14 +147,15 @@ class TextScanner:
         """Signals that also apply to text decoded from tag characters."""
         if "://" in text:
             yield from _urls(text)
-        if any(w in text for w in ("curl", "wget", "pip", "sh", "rm ", "powershell", "python", "npm", "yarn",
-                                   "poetry", "base64", "/dev/tcp", "nc ")):
+        lower = text.lower()
+        if _has_any(lower, _SHELL_WORDS):
             yield from self._shell(text)
         if "<" in text or "[" in text:
             for m in ROLE_MARKER.finditer(text):
                 yield Hit(key="dataset.role_marker", value=m.group(), start=m.start(), end=m.end())
-        yield from self._injection(text)
-        yield from self._secrets(text)
+        yield from self._injection(text, lower)
+        if _has_any(text, _SECRET_WORDS) or _has_long_token(text):
+            yield from self._secrets(text)
 
     def _hidden(self, text: str) -> Iterator[Hit]:
         i, n = 0, len(text)
@@ -216,8 +234,8 @@ class TextScanner:
                     yield Hit(key="dataset.typosquat", value=name, start=offset + tok.start(),
                               end=offset + tok.start() + len(word), detail={"resembles": near[0], "distance": near[1]})
 
-    def _injection(self, text: str) -> Iterator[Hit]:
-        if text.isascii() and not _INJECTION_HINT.search(text) and not _SPACED_OUT.search(text):
+    def _injection(self, text: str, lower: str) -> Iterator[Hit]:
+        if text.isascii() and not _has_any(lower, _INJECTION_WORDS) and not _SPACED_OUT.search(text):
             return
         norm, where = normalised(text)
         found: set[tuple[int, int]] = set()
