@@ -121,6 +121,19 @@ def run(cmd: list[str]) -> tuple[float, int, int]:
     return wall, rss, int(code.group(1)) if code else proc.returncode
 
 
+def in_process(target: Path) -> str:
+    """aisec's own cost without interpreter start-up: wall time and bytes read (Linux /proc/self/io)."""
+    code = ("import time; from aisec.scan import scan\n"
+            "def rchar():\n"
+            "    return int([ln for ln in open('/proc/self/io') if ln.startswith('rchar')][0].split()[1])\n"
+            f"scan([{str(REPO / 'README.md')!r}], jobs=0)\n"
+            "r0 = rchar(); t = time.perf_counter()\n"
+            f"scan([{str(target)!r}], jobs=0)\n"
+            "print(f'{time.perf_counter() - t:.3f} s, {(rchar() - r0) / 1e6:.2f} MB read')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3600)
+    return proc.stdout.strip() or proc.stderr.strip()[-200:]
+
+
 def bench(label: str, target: Path) -> None:
     """Run every tool on ``target`` and print one table."""
     print(f"\n== {label}: {target.name} ({_size(target)})")
@@ -133,6 +146,7 @@ def bench(label: str, target: Path) -> None:
         wall, rss, code = run(cmd)
         base = base or wall
         print(f"{name:<12}{wall:>10.2f}{rss:>10}{code:>6}{wall / base:>9.2f}")
+    print(f"aisec in-process (warm, no start-up): {in_process(target)}")
 
 
 def _size(path: Path) -> str:
