@@ -130,6 +130,8 @@ def walk(stream: BinaryIO, size: int, *, max_opcodes: int, max_stack: int,
         # Fast path for the opcodes that make up the bulk of big pickles and never produce an event.
         if name in _STRING_OPS:
             frame.stack.append(calls.const(arg))
+            if len(frame.stack) > max_stack:  # the fast path must hold max_stack_depth too
+                raise LimitExceeded("max_stack_depth", max_stack)
             continue
         if name == "MEMOIZE":
             if not frame.stack or frame.stack[-1] is MARK:
@@ -139,6 +141,8 @@ def walk(stream: BinaryIO, size: int, *, max_opcodes: int, max_stack: int,
             continue
         if name in _NUMBER_OPS:
             frame.stack.append(Const(arg))
+            if len(frame.stack) > max_stack:
+                raise LimitExceeded("max_stack_depth", max_stack)
             continue
         if name == "MARK":
             frame.stack.append(MARK)

@@ -76,3 +76,11 @@ def test_evicted_memo_entries_read_back_as_unknown_not_safe(tmp_path: Path) -> N
     facts, findings, _ = analyze_bytes(tmp_path, body, limits=Limits(max_stack_depth=3))
     assert "<unknown callable>" in values(facts, "pickle.call")
     assert {"AISEC-MDL-001", "AISEC-MDL-004"} <= rule_ids(findings)
+
+
+def test_stack_depth_limit_holds_on_the_fast_path(tmp_path: Path) -> None:
+    """Strings and numbers pushed without a MARK (the walker's fast path) still count against the stack cap."""
+    for item in (ops.unicode("a"), ops.short_int(1)):
+        data = ops.proto(4) + item * 300 + b"."
+        _, _, errors = analyze_bytes(tmp_path, data, limits=Limits(max_stack_depth=100))
+        assert any(e.limit == "max_stack_depth" for e in errors)
