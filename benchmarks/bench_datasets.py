@@ -80,6 +80,12 @@ def make_labelled(path: Path, rows: int, seed: int = 3) -> dict[str, Any]:
     return {"flipped": sorted(flipped), "triggered": sorted(triggered)}
 
 
+def _cpu() -> float:
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _peak_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -95,16 +101,16 @@ def worker_stream(path: str, settings: dict[str, Any]) -> dict[str, Any]:
     from aisec.source import FileSource
     p = Path(path)
     base = _peak_mb()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     ctx = AnalysisContext(path=p.name, limits=Limits(), settings={"dataset": settings}, fs_path=p)
     with FileSource(p, budget=Limits().max_read_bytes) as src:
         facts = list(DatasetAnalyzer().analyze(src, ctx))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _cpu() - cpu
     keys: dict[str, int] = {}
     for f in facts:
         keys[f.key] = keys.get(f.key, 0) + 1
-    return {"seconds": elapsed, "peak_mb": _peak_mb(), "import_peak_mb": base, "facts": keys,
-            "mb_per_s": p.stat().st_size / 1e6 / elapsed}
+    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_mb": _peak_mb(), "import_peak_mb": base, "facts": keys,
+            "mb_per_s": p.stat().st_size / 1e6 / elapsed, "mb_per_cpu_s": p.stat().st_size / 1e6 / cpu}
 
 
 def worker_datalab(path: str, truth_path: str) -> dict[str, Any]:
@@ -118,7 +124,7 @@ def worker_datalab(path: str, truth_path: str) -> dict[str, Any]:
 
     truth = json.loads(Path(truth_path).read_text())
     base = _peak_mb()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     with open(path, encoding="utf-8") as handle:
         records = [json.loads(line) for line in handle]
     data = {"text": [r["text"] for r in records], "label": [r["label"] for r in records]}
@@ -129,8 +135,8 @@ def worker_datalab(path: str, truth_path: str) -> dict[str, Any]:
     lab.find_issues(pred_probs=probs, issue_types={"label": {}})
     issues = lab.get_issues("label")
     found = set(np.flatnonzero(issues["is_label_issue"].to_numpy()).tolist())
-    elapsed = time.perf_counter() - start
-    return {"seconds": elapsed, "peak_mb": _peak_mb(), "import_peak_mb": base,
+    elapsed, cpu = time.perf_counter() - start, _cpu() - cpu
+    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_mb": _peak_mb(), "import_peak_mb": base,
             **_quality(found, truth)}
 
 
@@ -154,16 +160,16 @@ def worker_aisec_labels(path: str, truth_path: str) -> dict[str, Any]:
     settings = {"model_max_rows": rows, "text_columns": ["text"], "label_column": "label", "id_columns": ["id"],
                 "max_facts_per_signal": rows}
     base = _peak_mb()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     ctx = AnalysisContext(path=p.name, limits=Limits(), settings={"dataset": settings}, fs_path=p)
     with FileSource(p, budget=Limits().max_read_bytes) as src:
         facts = list(DatasetAnalyzer().analyze(src, ctx))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _cpu() - cpu
     found = {int(f.detail["row"]) for f in facts if f.key == "dataset.label_issue"}
     triggers = [(f.value, f.detail["rows_with_target_label"], f.detail["p_value_bonferroni"])
                 for f in facts if f.key == "dataset.backdoor_trigger"]
-    return {"seconds": elapsed, "peak_mb": _peak_mb(), "import_peak_mb": base, **_quality(found, truth),
-            "triggers": triggers}
+    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_mb": _peak_mb(), "import_peak_mb": base,
+            **_quality(found, truth), "triggers": triggers}
 
 
 WORKERS = {"stream": worker_stream, "datalab": worker_datalab, "aisec_labels": worker_aisec_labels}
