@@ -116,7 +116,8 @@ def encode_statement(*, model_name: str, resources: Sequence[Resource], serializ
             "resources": [{"name": r.name, "algorithm": r.algorithm, "digest": r.digest.hex()} for r in ordered],
         },
     }
-    return json.dumps(statement, indent=2, ensure_ascii=False).encode("utf-8")
+    # Compact JSON: the C encoder is only used without indentation (10x faster for big manifests).
+    return json.dumps(statement, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class _Malformed(Exception):
