@@ -31,8 +31,10 @@ class Limiter:
             self.row_counts[key] += 1
         bucket = self.kept.setdefault(key, [])
         if key in self.per_value_cap:
+            if len(bucket) >= 10 * self.cap:
+                return  # checked first, so the per-value counter stays bounded too
             self._per_value[(key, value)] += 1
-            if self._per_value[(key, value)] > self.per_value_cap[key] or len(bucket) >= 10 * self.cap:
+            if self._per_value[(key, value)] > self.per_value_cap[key]:
                 return
         elif len(bucket) >= self.cap:
             return

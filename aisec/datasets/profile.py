@@ -17,6 +17,8 @@ from aisec.datasets.records import Observation, Row, Span
 from aisec.datasets.roles import Roles, as_number
 from aisec.datasets.settings import DatasetSettings
 
+MAX_DRIFT_FIELDS = 1000
+"""Distinct (field, drift kind) pairs tracked; the rest are counted under field ``*``."""
 MAX_SAMPLE_TEXT = 5000
 """Characters of a row's text kept in the sample (models and MinHash need no more)."""
 
@@ -179,6 +181,8 @@ class Profile:
 
     def _note_drift(self, name: str, kind: str, row: Row, cap: int, what: str) -> None:
         key = (name, kind)
+        if key not in self.drift_counts and len(self.drift_counts) >= MAX_DRIFT_FIELDS:
+            key = ("*", kind)  # a file with ever-new field names must not grow this table without bound
         self.drift_counts[key] += 1
         rows = self.drift_rows.setdefault(key, [])
         if len(rows) < cap:

@@ -111,3 +111,18 @@ def test_parquet_dataset_is_scanned_with_row_pointers(tmp_path: Path) -> None:
     assert not errors
     bidi = [f for f in facts if f.key == "dataset.bidi_control"]
     assert [(f.location.pointer, f.location.line, f.detail["row"]) for f in bidi] == [("/17/text", None, 17)]
+
+
+def test_ever_new_field_names_and_url_hosts_stay_bounded(tmp_path: Path) -> None:
+    from aisec.datasets.limiter import Limiter
+    from aisec.model import Location
+
+    limiter = Limiter(cap=5, per_value_cap={"dataset.url_host": 3})
+    for i in range(10_000):
+        limiter.add("dataset.url_host", f"host{i}.invalid", Location(line=i + 1), {}, i)
+    assert len(limiter.kept["dataset.url_host"]) == 50 and len(limiter._per_value) == 50
+    assert limiter.overflow() == {"dataset.url_host": (10_000, 50)}
+    path = tmp_path / "fields.jsonl"
+    path.write_text("".join(f'{{"a": 1, "f{i}": 2}}\n' for i in range(3000)), encoding="utf-8")
+    facts, errors = analyze(path, {"role_sample_rows": 10})
+    assert not errors and next(f.value for f in facts if f.key == "dataset.rows") == 3000
