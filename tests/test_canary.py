@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from aisec.scan import scan
 from tests.conftest import FIXTURES, REPO
 
 CANARY = Path("/tmp/aisec-canary")
 LIVE_FIXTURE = FIXTURES / "AISEC-MDL-001" / "fail" / "os_system_p2.pkl"
+LOCK = Path("/tmp/aisec-canary.lock")
+
+
+@pytest.fixture(autouse=True)
+def _canary_lock() -> Iterator[None]:
+    """Concurrent test runs on one machine share /tmp/aisec-canary: take turns, so one run's live canary is
+    never read as another run's scan executing a fixture."""
+    with open(LOCK, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def test_scanning_every_fixture_runs_none_of_them() -> None:
