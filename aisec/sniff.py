@@ -245,29 +245,14 @@ def _looks_like_text_pickle(head: bytes) -> bool:
         return False
     ops = 0
     truncated = False
-    imported = called = marked = False
-    previous = ""
     try:
-        for count, (opcode, arg, _pos) in enumerate(pickletools.genops(io.BytesIO(head)), start=1):
+        for count, (opcode, _arg, _pos) in enumerate(pickletools.genops(io.BytesIO(head)), start=1):
             ops = count
-            name = opcode.name
-            if name == "STOP":
+            if opcode.name == "STOP":
                 return count >= 2
-            if name in ("GLOBAL", "INST") and not imported:
-                module, _, attr = str(arg).partition(" ")
-                imported = bool(_DOTTED.fullmatch(module) and _DOTTED.fullmatch(attr))
-            # A call the unpickler would really make: REDUCE on an argument tuple, OBJ/INST after a MARK
-            # (plain text such as a requirements file decodes to opcodes too, but not to these shapes).
-            called = called or (imported and ((name == "REDUCE" and previous in _ARG_TUPLES)
-                                             or (name in ("OBJ", "INST") and marked)))
-            marked = marked or name == "MARK"
-            previous = name
     except (ValueError, EOFError, struct.error) as exc:
         # A pickle cut short (no STOP) still runs every call before the cut when loaded.
         truncated = "exhausted" in str(exc) or "remain" in str(exc)
-    if imported and called:
-        # A global called before garbage runs when loaded (the loader fails only after the call).
-        return True
     # A long pickle may not finish inside the sniff window: a GLOBAL "module\nname\n" start still counts.
     first = head.split(b"\n", 2)
     return head.startswith(b"c") and (len(head) >= SNIFF_BYTES or (truncated and ops >= 3)) and \
