@@ -51,7 +51,7 @@ def test_gadgets_resolve_module_and_function() -> None:
 
 
 def test_custom_objects_and_external_references() -> None:
-    assert run(ANALYZER, _fixture("AISEC-MDL-028", "fail", "registered_custom.keras")).values(
+    assert run(ANALYZER, _fixture("AISEC-MDL-045", "fail", "registered_custom.keras")).values(
         "keras.custom_object") == ["Custom>Scaler"]
     refs = [(f.value, f.detail["kind"], f.detail["field"]) for f in run(
         ANALYZER, _fixture("AISEC-MDL-029", "fail", "vocab_absolute.keras")).facts if f.key ==

@@ -38,7 +38,7 @@ def test_python_ops_in_functions_are_found() -> None:
 
 
 def test_print_to_file_target_is_reported() -> None:
-    result = run(ANALYZER, (FIXTURES / "AISEC-MDL-032" / "fail" / "print_to_file.pb").read_bytes())
+    result = run(ANALYZER, (FIXTURES / "AISEC-MDL-042" / "fail" / "print_to_file.pb").read_bytes())
     assert result.values("tf.print_to_file") == ["file:///tmp/aisec-canary/tf_print"]
 
 
