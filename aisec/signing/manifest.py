@@ -226,6 +226,7 @@ def _parse_resources(
     problems: list[Discrepancy] = []
     resources: list[Resource] = []
     seen: set[str] = set()
+    root_hasher = hashlib.sha256()
     accepted = {serialization.hash_type}
     if serialization.method == "shards":
         accepted.add(serialization.resource_algorithm())
@@ -234,6 +235,7 @@ def _parse_resources(
         name = _field(item, "name", str, where)
         algorithm = _field(item, "algorithm", str, where)
         digest = _digest(_field(item, "digest", str, where), serialization.hash_type, f"{where}.digest")
+        root_hasher.update(digest)  # over every listed digest, in the listed order
         if name in seen:
             problems.append(
                 Discrepancy(
@@ -287,11 +289,7 @@ def _parse_resources(
                 detail="'.' names a single-file model but the manifest lists other files",
             )
         )
-    listed = [
-        Resource(name="", algorithm="", digest=_digest(item["digest"], serialization.hash_type, "digest"), path="")
-        for item in raw
-    ]
-    computed = root_digest(listed)
+    computed = root_hasher.hexdigest()
     if computed != subject_digest:
         problems.append(
             Discrepancy(
