@@ -203,10 +203,11 @@ class _Run:
 
     def _dataset_observations(self, profile: Profile) -> Iterator[Observation]:
         yield from profile.observations()
-        yield from dedup.exact_duplicates(profile)
+        exact_groups: list[frozenset[int]] = []
+        yield from dedup.exact_duplicates(profile, exact_groups)
         sample = profile.sorted_sample()
         if profile.roles.text:
-            yield from dedup.near_duplicates(profile, sample)
+            yield from dedup.near_duplicates(profile, sample, set(exact_groups))
         if profile.roles.label is None:
             return
         yield from dedup.conflicting_labels(profile)

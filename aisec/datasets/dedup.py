@@ -27,8 +27,9 @@ def _threshold(sizes: Sequence[int], total: int, profile: Profile) -> float:
     return max(float(s.duplicate_cluster_min_size), s.duplicate_cluster_outlier_factor * median)
 
 
-def exact_duplicates(profile: Profile) -> Iterator[Observation]:
-    """Groups of identical (normalised) records among the first ``dedup_max_rows`` rows."""
+def exact_duplicates(profile: Profile, groups_out: list[frozenset[int]] | None = None) -> Iterator[Observation]:
+    """Groups of identical (normalised) records among the first ``dedup_max_rows`` rows; every group's row
+    indexes are appended to ``groups_out`` (so near-duplicate clusters that merely repeat one are skipped)."""
     hashes = np.frombuffer(profile.record_hashes, dtype=np.uint64) if profile.record_hashes else np.array([])
     if hashes.size < 2:
         return
@@ -43,6 +44,8 @@ def exact_duplicates(profile: Profile) -> Iterator[Observation]:
     flags = np.frombuffer(bytes(profile.flags), dtype=np.uint8)
     for group in sorted(groups, key=lambda g: int(g.min())):
         members = np.sort(group)
+        if groups_out is not None:
+            groups_out.append(frozenset(int(i) for i in members))
         flagged = int(flags[members].sum())
         outlier = len(members) >= limit
         if not outlier and flagged < 2:
