@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import pickletools
+import re
 import struct
 from pathlib import PurePosixPath
 
@@ -22,6 +23,8 @@ _NPY_MAGIC = b"\x93NUMPY"
 _PARQUET_MAGIC = b"PAR1"
 _GGUF_MAGIC = b"GGUF"
 # Opcodes that may start a protocol 0/1 pickle, i.e. a pickle without a PROTO header.
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_ARG_TUPLES = frozenset({"TUPLE", "EMPTY_TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "GET", "BINGET", "LONG_BINGET"})
 _TEXT_PICKLE_STARTS = (b"c", b"(", b"]", b"}", b"I", b"L", b"F", b"S", b"V", b"N", b"\x88", b"\x89")
 
 EXTENSION_KINDS: dict[str, str] = {
@@ -110,7 +113,7 @@ def _sniff_binary(head: bytes) -> ArtifactKind | None:
     proto = protobuf_wire.classify(head)
     if proto is not None:
         return ArtifactKind(proto)
-    if _looks_like_zlib(head):
+    if _looks_like_zlib(head) and not _looks_like_text_pickle(head):  # "(S" is both a zlib header and a pickle
         return ArtifactKind.ZLIB
     if _looks_like_safetensors(head):
         return ArtifactKind.SAFETENSORS
@@ -245,14 +248,29 @@ def _looks_like_text_pickle(head: bytes) -> bool:
         return False
     ops = 0
     truncated = False
+    imported = called = marked = False
+    previous = ""
     try:
-        for count, (opcode, _arg, _pos) in enumerate(pickletools.genops(io.BytesIO(head)), start=1):
+        for count, (opcode, arg, _pos) in enumerate(pickletools.genops(io.BytesIO(head)), start=1):
             ops = count
-            if opcode.name == "STOP":
+            name = opcode.name
+            if name == "STOP":
                 return count >= 2
+            if name in ("GLOBAL", "INST") and not imported:
+                module, _, attr = str(arg).partition(" ")
+                imported = bool(_DOTTED.fullmatch(module) and _DOTTED.fullmatch(attr))
+            # A call the unpickler would really make: REDUCE on an argument tuple, OBJ/INST after a MARK
+            # (plain text such as a requirements file decodes to opcodes too, but not to these shapes).
+            called = called or (imported and ((name == "REDUCE" and previous in _ARG_TUPLES)
+                                             or (name in ("OBJ", "INST") and marked)))
+            marked = marked or name == "MARK"
+            previous = name
     except (ValueError, EOFError, struct.error) as exc:
         # A pickle cut short (no STOP) still runs every call before the cut when loaded.
         truncated = "exhausted" in str(exc) or "remain" in str(exc)
+    if imported and called:
+        # A global called before garbage runs when loaded (the loader fails only after the call).
+        return True
     # A long pickle may not finish inside the sniff window: a GLOBAL "module\nname\n" start still counts.
     first = head.split(b"\n", 2)
     return head.startswith(b"c") and (len(head) >= SNIFF_BYTES or (truncated and ops >= 3)) and \

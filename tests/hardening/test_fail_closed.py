@@ -41,3 +41,28 @@ def test_json_that_is_not_keras_is_still_ignored(tmp_path: Path) -> None:
     path.write_text('{"class_name": "x", "a": [1, 2')
     report = scan([path], jobs=0)
     assert report.trustworthy and not report.findings
+
+
+CMD = "mkdir -p /tmp/aisec-canary && echo sniff > /tmp/aisec-canary/sniff"  # inert; never loaded here
+
+
+@pytest.mark.parametrize("name, data", [
+    # "(S" is also a valid zlib header: the file was sniffed as zlib, failed to inflate, and passed clean.
+    ("zlib_lookalike.pkl", f"(S'{CMD}'\nios\nsystem\n.".encode()),
+    # A protocol-0 call followed by garbage: pickle.loads runs the call, then fails; it was sniffed as binary.
+    ("call_then_garbage.bin", f"cos\nsystem\n(S'{CMD}'\ntR".encode() + b"\xfd\xfe\x00garbage"),
+    ("obj_then_garbage.bin", f"(cos\nsystem\nS'{CMD}'\no".encode() + b"\xfd\xfe\x00garbage"),
+])
+def test_protocol0_pickles_are_never_missed(tmp_path: Path, name: str, data: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    report = scan([path], jobs=0)
+    assert any(f.rule_id == "AISEC-MDL-001" and f.severity.value == "critical" for f in report.findings), \
+        report.findings
+
+
+@pytest.mark.parametrize("text", ["certifi\nrequests\nopenai\n", "cython\nnumpy\nRequests\n"])
+def test_plain_text_that_decodes_as_opcodes_is_not_a_pickle(text: str) -> None:
+    from aisec.sniff import sniff
+
+    assert sniff(text.encode(), name="requirements.txt").value == "text"
