@@ -185,9 +185,9 @@ def run_child(kind: str, *args: Any) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--jsonl-mb", type=int, nargs="+", default=[256, 1024], help="JSONL sizes in MB")
-    parser.add_argument("--csv-rows", type=int, nargs="+", default=[250_000, 1_000_000])
-    parser.add_argument("--label-rows", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--jsonl-mb", type=int, nargs="*", default=[256, 1024], help="JSONL sizes in MB")
+    parser.add_argument("--csv-rows", type=int, nargs="*", default=[250_000, 1_000_000])
+    parser.add_argument("--label-rows", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--worker")
     parser.add_argument("args", nargs="?")
