@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -40,6 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("aisec: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception:
+        # A bug must still read as "the scan cannot be trusted" (2): Python's own exit code for an uncaught
+        # exception is 1, which a CI gate would take for "findings".
+        traceback.print_exc()
+        print("aisec: internal error (please report it with the traceback above); the scan is incomplete",
+              file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -66,3 +66,21 @@ def test_plain_text_that_decodes_as_opcodes_is_not_a_pickle(text: str) -> None:
     from aisec.sniff import sniff
 
     assert sniff(text.encode(), name="requirements.txt").value == "text"
+
+
+def test_an_internal_error_exits_2_not_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Any bug (here: discovery blowing up, as a RecursionError in sniffing once did) means "incomplete"."""
+    import importlib
+
+    from aisec._cli import main
+
+    scan_module = importlib.import_module("aisec.scan")  # the package re-exports scan() under the same name
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(scan_module, "discover", broken)
+    (tmp_path / "a.pkl").write_bytes(b"\x80\x02K\x01.")
+    assert main(["scan", str(tmp_path), "--quiet"]) == 2
+    assert "internal error" in capsys.readouterr().err
