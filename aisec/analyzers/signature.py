@@ -10,7 +10,7 @@ from pathlib import Path
 from aisec.analyzers.base import AnalysisContext
 from aisec.errors import AisecError
 from aisec.model import ArtifactKind, Fact, Location
-from aisec.signing.bundle import BundleError, Method, parse_bundle
+from aisec.signing.bundle import MAX_BUNDLE_BYTES, BundleError, Method, parse_bundle
 from aisec.signing.dsse import key_hint
 from aisec.signing.settings import SignatureSettings, load_signature_settings
 from aisec.signing.trust import (
@@ -117,7 +117,8 @@ def _covering_parent(folder: Path, names: tuple[str, ...]) -> Path | None:
 def _trust_for(signature: Path, settings: SignatureSettings) -> TrustConfig | None:
     """Trust material for the bundle's method, or None (manifest-only comparison) when none is configured."""
     try:
-        bundle = parse_bundle(signature.read_bytes())
+        with open(signature, "rb") as handle:  # bounded: a huge model.sig must not be read whole
+            bundle = parse_bundle(handle.read(MAX_BUNDLE_BYTES + 1))
     except (BundleError, OSError):
         return None  # verify_model reports the defect (or the read error) itself
     if bundle.method is Method.KEY and settings.public_keys:

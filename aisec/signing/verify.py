@@ -14,7 +14,7 @@ from cryptography import x509
 
 from aisec.errors import VerificationError
 from aisec.signing import dsse, strictjson
-from aisec.signing.bundle import BundleError, Method, ParsedBundle, parse_bundle
+from aisec.signing.bundle import MAX_BUNDLE_BYTES, BundleError, Method, ParsedBundle, parse_bundle
 from aisec.signing.digest import digest_files, normalize_ignore_paths, relative_inside
 from aisec.signing.layout import LocalFile, lookup, scan_layout
 from aisec.signing.manifest import PAYLOAD_TYPE, Resource, Serialization, Statement, parse_statement
@@ -138,7 +138,8 @@ def verify_model(
     if not os.path.lexists(model):
         raise VerificationError(f"model path {model} does not exist")
     try:
-        raw = Path(signature_path).read_bytes()
+        with open(signature_path, "rb") as handle:  # bounded: parse_bundle refuses anything larger anyway
+            raw = handle.read(MAX_BUNDLE_BYTES + 1)
     except OSError as exc:
         raise VerificationError(f"cannot read signature {signature_path}: {exc.strerror or exc}") from None
     try:

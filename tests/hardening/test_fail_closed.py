@@ -84,3 +84,24 @@ def test_an_internal_error_exits_2_not_1(tmp_path: Path, monkeypatch: pytest.Mon
     (tmp_path / "a.pkl").write_bytes(b"\x80\x02K\x01.")
     assert main(["scan", str(tmp_path), "--quiet"]) == 2
     assert "internal error" in capsys.readouterr().err
+
+
+def test_a_huge_signature_file_is_not_read_whole(tmp_path: Path) -> None:
+    """model.sig is attacker-controlled: a 4 GiB (sparse) one costs at most the bundle size cap, and is refused."""
+    import struct
+    import tracemalloc
+
+    model = tmp_path / "model"
+    model.mkdir()
+    header = b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    (model / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + bytes(4))
+    with open(model / "model.sig", "wb") as handle:
+        handle.truncate(4 << 30)
+    tracemalloc.start()
+    try:
+        report = scan([model], jobs=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 512 * 1024 * 1024, peak  # two bounded reads (64 MiB + 1 each) at most, never 4 GiB
+    assert any(f.rule_id == "AISEC-SIG-002" and "larger than" in f.message for f in report.findings)
