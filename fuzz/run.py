@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-if "--engine=mutate" not in sys.argv and "mutate" not in sys.argv:
+if not {"--list", "--promote", "mutate", "--engine=mutate", "-h", "--help"} & set(sys.argv):
     try:  # instrument aisec for coverage feedback: only aisec, not numpy/sklearn (fast start, focused)
         import atheris  # type: ignore[import-untyped]
 
