@@ -42,7 +42,6 @@ class HFFolderAnalyzer:
         "hf.remote_code_import": "a module imported by remote code referenced from auto_map",
         "hf.remote_code_call": "a call (resolved through imports) made by remote code referenced from auto_map",
         "hf.unsafe_format_with_safetensors": "a pickle-based weights file in a folder that also has safetensors",
-        "hf.config_error": "a folder config file that could not be read or parsed",
     }
 
     def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:

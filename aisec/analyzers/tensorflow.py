@@ -24,6 +24,8 @@ NODE_NAME, NODE_OP, NODE_ATTR = 1, 2, 5
 ATTR_KEY, ATTR_VALUE = 1, 2
 ATTRVALUE_S, ATTRVALUE_LIST = 2, 1
 LIST_S = 2
+_OP_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_>]*\Z")
+"""What TensorFlow accepts as an op name when it registers ops."""
 _TF1_SAVER = re.compile(r"save(?:_\d+)?")
 _FILE_ATTRS = frozenset({"output_stream", "debug_urls", "filename", "logdir"})
 
@@ -35,6 +37,8 @@ class _Seen:
     ops: dict[tuple[str, str, str], tuple[str, int]] = field(default_factory=dict)
     print_to_file: list[tuple[str, str, str]] = field(default_factory=list)
     nodes: int = 0
+    invalid_ops: int = 0
+    """Nodes whose op is not an op name TensorFlow could register (other protobufs parsed as a GraphDef)."""
 
 
 class TensorFlowAnalyzer:
@@ -63,8 +67,10 @@ class TensorFlowAnalyzer:
             _graph(data, 0, len(data), seen, saver_scope="")
         else:
             return
+        if layout == "protobuf" and seen.invalid_ops and not seen.ops:
+            return  # GraphDef-shaped but no op name is valid (e.g. keras_metadata.pb): some other message
         yield context.fact("tf.format", "saved_model" if layout == "tf_savedmodel" else "graph_def")
-        yield context.fact("tf.node_count", seen.nodes)
+        yield context.fact("tf.node_count", seen.nodes, invalid_op_names=seen.invalid_ops)
         for (op, scope, function), (node, count) in sorted(seen.ops.items()):
             yield context.fact("tf.op", op, location=context.at(pointer=f"{function}/{node}" if function
                                                                  else node),
@@ -127,6 +133,9 @@ def _node(data: pw.Buffer, node: pw.Field, seen: _Seen, *, function: str, saver_
             files.extend(_file_attrs(data, item))
     seen.nodes += 1
     if not op:
+        return
+    if not _OP_NAME.match(op):
+        seen.invalid_ops += 1
         return
     scope = function or _graph_scope(name, saver_scope)
     key = (op, scope, function)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gen_graphs as gg
+import proto_ops as po
 
 from aisec import protobuf_wire as pw
 from aisec.analyzers.tensorflow import TensorFlowAnalyzer
@@ -63,3 +64,19 @@ def test_truncated_and_corrupt_protobufs_are_errors() -> None:
 def test_unknown_protobuf_is_not_claimed() -> None:
     result = run(ANALYZER, b"\x10\x01\x18\x02")
     assert result.facts == [] and result.raised is None
+
+
+def test_other_graphdef_shaped_protobufs_are_not_reported_as_graphs() -> None:
+    # keras_metadata.pb: SavedMetadata{nodes: SavedObject{node_id=1, node_path=2, identifier=4, metadata=5}}
+    saved_object = po.vfield(1, 3) + po.lfield(2, "root.layer-1") + po.lfield(4, "_tf_keras_layer") + \
+        po.lfield(5, '{"class_name": "Dense"}')
+    data = po.lfield(1, saved_object) + po.lfield(1, po.vfield(1, 4) + po.lfield(2, "root.layer-2"))
+    assert pw.classify(data) == "protobuf"
+    assert run(ANALYZER, data).facts == []
+
+
+def test_a_graph_keeps_its_valid_ops_next_to_invalid_names() -> None:
+    data = gg.graph([gg.node("a", "ReadFile"), gg.node("b", "not an op")])
+    result = run(ANALYZER, data)
+    assert result.values("tf.op") == ["ReadFile"]
+    assert [f.detail["invalid_op_names"] for f in result.facts if f.key == "tf.node_count"] == [1]
