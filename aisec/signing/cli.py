@@ -48,7 +48,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="hashing threads (default: one per CPU, at least 2)",
+        help="hashing threads (default: CPUs + 2)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 

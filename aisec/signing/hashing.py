@@ -158,8 +158,12 @@ def _hash_batch(tasks: Sequence[HashTask], hash_type: str) -> list[HashOutcome]:
 
 
 def default_workers() -> int:
-    """One thread per CPU (hashlib releases the GIL on large updates), at least two for I/O overlap."""
-    return max(2, min(32, os.cpu_count() or 1))
+    """CPUs + 2 threads.
+
+    hashlib releases the GIL on large updates; the extra threads keep reads in flight on cold storage
+    (model_signing's thread pool uses CPUs + 4).
+    """
+    return min(32, (os.cpu_count() or 1) + 2)
 
 
 def hash_tasks(
