@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from aisec.analyzers.base import AnalysisContext
-from aisec.analyzers.members import BombError, inflate
+from aisec.analyzers.members import BombError, CorruptData, inflate
 from aisec.model import ArtifactKind, Fact
+from aisec.sniff import SNIFF_BYTES, sniff
 from aisec.source import BytesSource, Source
 
 _METHODS = {ArtifactKind.GZIP: "gzip", ArtifactKind.BZIP2: "bzip2", ArtifactKind.XZ: "xz",
             ArtifactKind.ZLIB: "zlib", ArtifactKind.LZ4: "lz4"}
 _LZMA_ALONE = b"\x5d\x00\x00"
 """joblib's ``compress='lzma'`` writes the legacy .lzma (LZMA-alone) format, which has no real magic."""
+_UNRECOGNISED = frozenset({ArtifactKind.BINARY, ArtifactKind.EMPTY, ArtifactKind.TEXT})
 _MAX_MEMBERS = 64
 """Most concatenated streams (gzip members, bzip2 streams) followed in one file."""
 
@@ -65,10 +67,18 @@ class CompressedAnalyzer:
                 return
             except ValueError as exc:
                 if offset == 0:
-                    if head.startswith(_LZMA_ALONE) or method == "zlib":
-                        return  # not compressed after all (the magic is weak)
+                    # What decompressed before the damage was already unpickled by a streaming loader
+                    # (joblib): analyze it. With a weak magic, output that is not recognisable data means
+                    # the file was not compressed after all.
+                    partial = exc.partial if isinstance(exc, CorruptData) else b""
+                    recognised = bool(partial) and sniff(partial[:SNIFF_BYTES]) not in _UNRECOGNISED
+                    if (head.startswith(_LZMA_ALONE) or method == "zlib") and not recognised:
+                        return
                     context.error("malformed", f"{method} data is corrupt: {exc}", location=context.at())
-                    return
+                    if not partial:
+                        return
+                    out += partial
+                    break
                 yield context.fact("compressed.trailing_bytes", source.size - offset,
                                    location=context.at(offset=offset))
                 break

@@ -61,6 +61,13 @@ class BombError(LimitExceeded):
     """Bytes decompressed before the limit hit (callers charge them to their total budget)."""
 
 
+class CorruptData(ValueError):
+    """The compressed data is damaged; ``partial`` is what came out before the damage."""
+
+    partial: bytes = b""
+    """A streaming loader has already consumed (unpickled) these bytes when it hits the damage."""
+
+
 def make_decompressor(method: str) -> Callable[[], Any]:
     """A factory for a named codec: deflate (raw), zlib, gzip, bzip2, lzma/xz, lz4."""
     if method == "deflate":
@@ -139,7 +146,11 @@ def inflate(source: Source, offset: int, length: int, method: str, *, limits: Li
             pos += len(pending)
             consumed += len(pending)
         want = min(CHUNK, cap - len(out) + 1, limit_total - len(out) + 1)
-        chunk = _step(dec, pending, max(1, want))
+        try:
+            chunk = _step(dec, pending, max(1, want))
+        except CorruptData as exc:
+            exc.partial = bytes(out)
+            raise
         out += chunk
         pending = _leftover(dec, pending)
         _check_bomb(len(out), consumed - len(pending), limits, what)
@@ -158,7 +169,7 @@ def _step(dec: Any, data: bytes, want: int) -> bytes:
     try:
         return bytes(dec.decompress(data, want))
     except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError, RuntimeError) as exc:
-        raise ValueError(f"corrupt compressed data: {exc}") from None
+        raise CorruptData(f"corrupt compressed data: {exc}") from None
 
 
 def _leftover(dec: Any, data: bytes) -> bytes:

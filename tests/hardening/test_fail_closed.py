@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,6 @@ def test_an_internal_error_exits_2_not_1(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_a_huge_signature_file_is_not_read_whole(tmp_path: Path) -> None:
     """model.sig is attacker-controlled: a 4 GiB (sparse) one costs at most the bundle size cap, and is refused."""
-    import struct
     import tracemalloc
 
     model = tmp_path / "model"
@@ -105,3 +105,24 @@ def test_a_huge_signature_file_is_not_read_whole(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert peak < 512 * 1024 * 1024, peak  # two bounded reads (64 MiB + 1 each) at most, never 4 GiB
     assert any(f.rule_id == "AISEC-SIG-002" and "larger than" in f.message for f in report.findings)
+
+
+@pytest.mark.parametrize("codec", ["zlib", "lzma_alone"])
+def test_corrupt_tail_of_a_compressed_pickle_is_still_analyzed(tmp_path: Path, codec: str) -> None:
+    """joblib decompresses as it unpickles, so a payload before damage near the end runs on load; the weak
+    zlib/.lzma magic made aisec take the file for "not compressed after all" and pass it clean."""
+    import lzma
+    import random
+    import zlib
+
+    rng = random.Random(5)
+    floats = b"".join(b"G" + struct.pack(">d", rng.random()) + b"a" for _ in range(100_000))
+    data = f"cos\nsystem\n(S'{CMD}'\ntR".encode() + b"0]" + floats + b"."  # call, POP, then a big list
+    packed = bytearray(zlib.compress(data) if codec == "zlib" else lzma.compress(data, format=lzma.FORMAT_ALONE))
+    at = int(len(packed) * 0.9)
+    packed[at:at + 8] = b"\xff" * 8
+    path = tmp_path / "model.joblib"
+    path.write_bytes(bytes(packed))
+    report = scan([path], jobs=0)
+    assert any(f.rule_id == "AISEC-MDL-001" for f in report.findings), report.findings
+    assert not report.trustworthy
