@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import lzma
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -111,7 +113,8 @@ def _zip_config(source: Source, context: AnalysisContext) -> Any:
                 data = member.read(limit + 1)
     except LimitExceeded:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError, zlib.error,
+            lzma.LZMAError) as exc:  # zipfile lets codec errors of a corrupt member through
         raise ArtifactError(f"cannot read config.json from the .keras zip: {exc}") from None
     if len(data) > limit:
         raise LimitExceeded("max_header_bytes", limit, "config.json inflates past max_header_bytes")
