@@ -64,7 +64,7 @@ def subjects(report: Report, targets: Sequence[str | Path], *, outputs: Sequence
     """
     out: list[dict[str, Any]] = []
     excluded: list[str] = []
-    roots = [display_root(Path(t)) for t in targets]
+    roots = [display_root(targets)]
     written = {p.resolve() for p in outputs}
     for artifact in report.artifacts:
         if artifact.kind is ArtifactKind.DIRECTORY:

@@ -44,26 +44,35 @@ class Discovery:
     errors: tuple[ScanError, ...]
 
 
-def display_root(target: Path) -> Path:
-    """The folder report paths are relative to: the working directory when the target is inside it."""
+def display_root(targets: Sequence[str | Path]) -> Path:
+    """The one folder every report path is relative to.
+
+    The working directory when every target is inside it (the usual CI case: paths are repo-relative);
+    otherwise the deepest folder holding all targets, so two targets never produce the same report path.
+    """
     cwd = Path.cwd().resolve()
-    resolved = target.resolve()
-    if resolved == cwd or cwd in resolved.parents:
+    bases = []
+    for target in targets:
+        resolved = Path(target).absolute() if Path(target).is_symlink() else Path(target).resolve()
+        if resolved == cwd or cwd in resolved.parents:
+            continue
+        bases.append(resolved if resolved.is_dir() else resolved.parent)
+    if not bases:
         return cwd
-    return resolved.parent if resolved.is_file() else resolved
+    return Path(os.path.commonpath([cwd, *bases] if len(bases) < len(targets) else bases))
 
 
 def discover(targets: Sequence[str | Path], limits: Limits) -> Discovery:
     """Walk every target; never follow a symlink out of the target it was found under."""
     items: dict[str, Discovered] = {}
     errors: list[ScanError] = []
+    root = display_root(targets)
     for target in targets:
         path = Path(target)
         if not path.exists() and not path.is_symlink():
-            errors.append(ScanError(path=_relative(path, display_root(path)), reason="not-found",
+            errors.append(ScanError(path=_relative(path, root), reason="not-found",
                                     message=f"path does not exist: {target}"))
             continue
-        root = display_root(path)
         scope = path.resolve() if path.is_dir() else path.resolve().parent
         for fs_path in _walk(path, scope, root, errors, limits):
             rel = _relative(fs_path, root)

@@ -145,3 +145,16 @@ def test_hugging_face_cache_is_scanned_under_snapshot_names(tmp_path: Path) -> N
     assert evil == ["snapshots/1111/pytorch_model.bin", "snapshots/2222/pytorch_model.bin"]
     assert not any("blobs/" in a.path for a in report.artifacts)
     assert not report.errors
+
+
+def test_two_targets_outside_the_working_directory_never_share_report_paths(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    for team in ("a", "b"):
+        (tmp_path / team / "model").mkdir(parents=True)
+        (tmp_path / team / "model" / "weights.pkl").write_bytes(MALICIOUS)
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    report = scan([tmp_path / "a" / "model", tmp_path / "b" / "model"], jobs=0)
+    evil = sorted(f.path for f in report.findings if f.rule_id == "AISEC-MDL-001")
+    assert evil == ["a/model/weights.pkl", "b/model/weights.pkl"]
