@@ -32,7 +32,7 @@ def _unpickle_all(data: bytes) -> None:
     stream = io.BytesIO(data)
     while stream.tell() < len(data):
         unpickler = pickle.Unpickler(stream)
-        unpickler.persistent_load = lambda pid: None  # type: ignore[assignment,method-assign]
+        unpickler.persistent_load = lambda pid: None  # type: ignore[method-assign]
         unpickler.load()  # an error ends loading, as in every real loader (the payload may have run already)
 
 
@@ -86,7 +86,7 @@ def load(data: bytes, depth: int = 0) -> None:
 
 
 def _lz4(data: bytes) -> bytes:
-    import lz4.frame
+    import lz4.frame  # type: ignore[import-untyped]
 
     return bytes(lz4.frame.decompress(data))
 

@@ -78,7 +78,7 @@ def test_stacked_pickles_are_each_walked(first: object, second: object, protocol
     assert facts["pickle.opcode_count"] == [len(_genops(one)[0]) + len(_genops(two)[0])]
 
 
-names = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1,
+names = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), min_size=1,
                 max_size=24)
 members = st.lists(st.tuples(names, st.binary(max_size=300),
                              st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,

@@ -14,7 +14,7 @@ LAMBDA = {"class_name": "Lambda", "config": {"name": "l", "function": {"class_na
                                                                         "config": {"code": "YQ=="}}}}
 
 
-def _wrap(layer: dict[str, object], depth: int) -> object:
+def _wrap(layer: object, depth: int) -> object:
     value: object = [layer]
     for _ in range(depth):
         value = [value]

@@ -40,7 +40,7 @@ def _nested_zip(depth: int) -> bytes:
     return data
 
 
-Build = Callable[[Path], None]
+Build = Callable[[Path], object]
 CASES: dict[str, tuple[dict[str, int], Build]] = {
     "max_pickle_opcodes": ({"max_pickle_opcodes": 1000},
                            lambda d: (d / "a.pkl").write_bytes(b"\x80\x02]" + b"K\x01a" * 1000 + b".")),

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from aisec.model import Severity
@@ -69,14 +70,15 @@ def _mutants(bases: dict[str, bytes], rng: random.Random) -> dict[str, bytes]:
     def prepend(d: bytes) -> bytes:
         return rng.randbytes(rng.randint(1, 32)) + d
 
-    wraps = {
+    wraps: dict[str, Callable[[bytes], bytes]] = {
         "gzip": lambda d: gzip.compress(d, mtime=0),
         "bz2": bz2.compress,
         "zip": lambda d: _zip("model.bin", d),
         "tar": lambda d: _tar("checkpoint/data.pkl", d),
         "zip_gz": lambda d: gzip.compress(_zip("inner/weights.pt", d), mtime=0),
     }
-    mutations = {"truncate": truncate, "flip": flip, "append": append, "prepend": prepend, "none": lambda d: d}
+    mutations: dict[str, Callable[[bytes], bytes]] = {"truncate": truncate, "flip": flip, "append": append,
+                                                       "prepend": prepend, "none": lambda d: d}
     out: dict[str, bytes] = {}
     per_base = max(1, MAX_MUTANTS // max(1, len(bases)))
     for name, data in sorted(bases.items()):
