@@ -105,7 +105,13 @@ def run_analyzer(name: str, data: bytes, *, dispatched: bool = False) -> list[Fa
 
 
 def run_sniffed(data: bytes) -> list[Fact]:
-    """What the scanner does with any file: sniff its kind, run every analyzer for it (through ``_run``)."""
+    """What the scanner does with any file: sniff its kind, run every analyzer for it (through ``_run``).
+
+    Datasets go to :func:`run_dataset`: their statistics stage (cleanlab) takes seconds per file and parses
+    no bytes, which would turn the per-example watchdog into a flaky timer.
+    """
+    if sniff(data[:SNIFF_BYTES]) in (ArtifactKind.CSV, ArtifactKind.JSONL, ArtifactKind.PARQUET):
+        return run_dataset(data)
     context = _context()
     facts = list(_analyze_nested("fuzz.bin", BytesSource(data, budget=FUZZ_LIMITS.max_read_bytes), context))
     check_facts(facts, context.errors)
