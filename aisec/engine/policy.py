@@ -185,8 +185,9 @@ def _merge(chain: list[tuple[Path, _PolicySpec]]) -> dict[str, Any]:
         for key in ("rules", "fail_on", "min_severity"):
             if getattr(spec, key) is not None:
                 merged[key] = getattr(spec, key)
-        for key in ("severity_overrides", "params", "settings", "limits"):
+        for key in ("severity_overrides", "params", "limits"):
             merged[key] = {**merged[key], **getattr(spec, key)}
+        merged["settings"] = _deep_merge(merged["settings"], spec.settings)
         for name, value in spec.lists.items():
             entries = _list_entries(value, source=str(path), name=name)
             previous = merged["lists"].get(name, ())
@@ -194,6 +195,17 @@ def _merge(chain: list[tuple[Path, _PolicySpec]]) -> dict[str, Any]:
             merged["lists"][name] = tuple(previous) + tuple(e for e in entries if e[0] not in known)
         merged["suppressions"].extend(spec.suppressions)
     return merged
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings blocks merge key by key at every depth, so setting one dataset knob keeps the others."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _list_entries(value: list[_ListEntry] | _NamedList, *, source: str,

@@ -170,3 +170,16 @@ def test_suppressions_match_by_path_and_fingerprint_and_expire(tmp_path: Path) -
     kept_later, _, _ = apply_suppressions(findings, policy.suppressions,  # type: ignore[attr-defined]
                                           today=dt.date(2027, 1, 1))
     assert "tests/x/a.pkl" in [f.path for f in kept_later]
+
+
+def test_settings_merge_key_by_key_at_every_depth(tmp_path: Path) -> None:
+    path = _write(tmp_path, "p.yaml", """
+        name: p
+        extends: default
+        settings:
+          dataset: {cv_folds: 3}
+        """)
+    policy = load_policy(path, policies_dir=builtin_policies_dir())
+    dataset = policy.settings["dataset"]
+    assert dataset["cv_folds"] == 3
+    assert "numpy" in dataset["popular_packages"]  # inherited, not wiped by the override
