@@ -29,15 +29,21 @@ def test_every_rule_has_fail_and_pass_fixtures(rule_id: str) -> None:
     assert _cases(rule_id, "pass"), f"no look-alike in fixtures/generated/{rule_id}/pass for {rule_id}"
 
 
+def _policy(rule_id: str) -> str | Path:
+    """A rule whose condition needs a policy parameter or setting ships its own ``policy.yaml`` beside its cases."""
+    own = FIXTURES / rule_id / "policy.yaml"
+    return own if own.is_file() else "audit"
+
+
 @pytest.mark.parametrize(("rule_id", "case"), _params("fail"))
 def test_fail_fixture_triggers_rule(rule_id: str, case: Path, in_repo: Path) -> None:
-    report = scan([case.relative_to(in_repo)], policy="audit")
+    report = scan([case.relative_to(in_repo)], policy=_policy(rule_id))
     hits = [f for f in report.findings if f.rule_id == rule_id]
     assert hits, f"{rule_id} did not fire on {case.name}; findings: {[f.rule_id for f in report.findings]}"
 
 
 @pytest.mark.parametrize(("rule_id", "case"), _params("pass"))
 def test_pass_fixture_does_not_trigger_rule(rule_id: str, case: Path, in_repo: Path) -> None:
-    report = scan([case.relative_to(in_repo)], policy="audit")
+    report = scan([case.relative_to(in_repo)], policy=_policy(rule_id))
     hits = [f.message for f in report.findings if f.rule_id == rule_id]
     assert not hits, f"{rule_id} fired on look-alike {case.name}: {hits}"
