@@ -14,11 +14,12 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from aisec import strictjson
 from aisec.discovery import discover, display_root
 from aisec.errors import AisecError, VerificationError
 from aisec.limits import Limits
 from aisec.model import ArtifactKind, Report, Severity
-from aisec.signing import dsse, strictjson
+from aisec.signing import dsse
 from aisec.signing.manifest import PAYLOAD_TYPE
 from aisec.signing.trust import load_public_key
 

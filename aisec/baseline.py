@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from aisec import strictjson
 from aisec.errors import ConfigError
 from aisec.model import Confidence, Finding, Location, Report, Severity
-from aisec.signing import strictjson
 
 MAX_SARIF_BYTES = 64 * 1024 * 1024
 """Largest SARIF file read as input (baseline or audit report)."""
@@ -67,31 +67,17 @@ def read_sarif(path: str | Path, *, max_bytes: int = MAX_SARIF_BYTES, error: typ
     if len(data) > max_bytes:
         raise error(f"file is larger than {max_bytes} bytes", source=source)
     try:
-        document = strictjson.loads(data)
+        document = strictjson.loads(data, max_depth=MAX_JSON_DEPTH)
     except strictjson.StrictJSONError as exc:
-        if "recursion" in str(exc):
+        if "nested" in str(exc):
             raise error(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", source=source) from None
         raise error(str(exc), source=source) from None
-    _check_depth(document, source, error)
     if not isinstance(document, dict):
         raise error("not a SARIF log (expected a JSON object)", source=source)
     runs = document.get("runs")
     if not isinstance(runs, list) or not runs or not isinstance(runs[0], dict):
         raise error("not a SARIF log (no runs)", source=source, field="runs")
     return document
-
-
-def _check_depth(document: Any, source: str, error: type[ConfigError]) -> None:
-    # The C parser refuses nesting beyond the recursion limit (RecursionError); this bounds the rest, iteratively.
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise error(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", source=source)
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, (dict, list)))
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
 
 
 def load_baseline(path: str | Path) -> tuple[BaselineResult, ...]:

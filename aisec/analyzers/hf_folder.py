@@ -11,9 +11,9 @@ from typing import Any
 
 from aisec.analyzers.base import AnalysisContext
 from aisec.analyzers.jinja_template import TEMPLATE_FACTS, template_facts
-from aisec.analyzers.safetensors import strict_json
 from aisec.model import ArtifactKind, Fact, Location
 from aisec.source import Source
+from aisec.strictjson import strict_json
 
 CONFIG_FILES = ("config.json", "tokenizer_config.json", "processor_config.json", "preprocessor_config.json",
                 "feature_extractor_config.json", "image_processor_config.json")

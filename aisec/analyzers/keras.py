@@ -13,10 +13,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aisec.analyzers.base import AnalysisContext
-from aisec.analyzers.safetensors import strict_json
 from aisec.errors import ArtifactError, LimitExceeded
 from aisec.model import ArtifactKind, Fact
 from aisec.source import BytesSource, Source, buffered
+from aisec.strictjson import strict_json
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,15}://\S+$")
 _ABSOLUTE = re.compile(r"^(?:/[^\s/]|[A-Za-z]:[\\/]|\\\\[^\\\s]|~/)")

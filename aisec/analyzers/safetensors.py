@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -11,6 +10,7 @@ from aisec.analyzers.base import AnalysisContext
 from aisec.errors import ArtifactError, LimitExceeded
 from aisec.model import ArtifactKind, Fact
 from aisec.source import Source
+from aisec.strictjson import DuplicateKeyError, strict_json
 
 DTYPE_BITS: Mapping[str, int] = {
     "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16, "U16": 16, "F16": 16,
@@ -18,52 +18,6 @@ DTYPE_BITS: Mapping[str, int] = {
     "F6_E2M3": 6, "F6_E3M2": 6,
 }
 """Element widths of the dtypes the safetensors format defines."""
-
-
-class DuplicateKeyError(ValueError):
-    """A JSON object repeats a key (parsers disagree on which value wins)."""
-
-
-def strict_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``object_pairs_hook`` that refuses duplicate keys."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise DuplicateKeyError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"non-standard JSON constant {name}")
-
-
-def strict_json(text: str, max_depth: int) -> Any:
-    """Parse JSON refusing duplicate keys, NaN/Infinity and nesting deeper than ``max_depth``.
-
-    Raises ``ValueError`` (including :class:`DuplicateKeyError`) for anything it refuses.
-    """
-    try:
-        value = json.loads(text, object_pairs_hook=strict_pairs, parse_constant=_no_constants)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply to parse") from None
-    if _depth(value, max_depth) > max_depth:
-        raise ValueError(f"JSON nested deeper than max_json_depth={max_depth}")
-    return value
-
-
-def _depth(value: Any, cap: int) -> int:
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, level)
-            if deepest > cap:
-                return deepest
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((c, level + 1) for c in children)
-    return deepest
 
 
 class SafetensorsAnalyzer:

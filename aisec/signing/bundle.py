@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aisec.signing import strictjson
+from aisec import strictjson
 from aisec.signing.manifest import PAYLOAD_TYPE
 from aisec.signing.reasons import Reason
 

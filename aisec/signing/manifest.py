@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aisec.signing import strictjson
+from aisec import strictjson
 from aisec.signing.hashing import HASH_TYPES
 from aisec.signing.names import (
     SINGLE_FILE_NAME,

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store
 
+from aisec import strictjson
 from aisec.errors import VerificationError
-from aisec.signing import strictjson
 from aisec.signing.dsse import UnsupportedKey, check_public_key
 from aisec.signing.reasons import Discrepancy, Reason
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from cryptography import x509
 
+from aisec import strictjson
 from aisec.errors import VerificationError
-from aisec.signing import dsse, strictjson
+from aisec.signing import dsse
 from aisec.signing.bundle import MAX_BUNDLE_BYTES, BundleError, Method, ParsedBundle, parse_bundle
 from aisec.signing.digest import digest_files, normalize_ignore_paths, relative_inside
 from aisec.signing.layout import LocalFile, lookup, scan_layout
