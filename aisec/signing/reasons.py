@@ -59,10 +59,10 @@ class Reason(str, enum.Enum):
         """``integrity`` (model or manifest does not match), ``trust`` (signer not trusted) or ``unverified``."""
         if self is Reason.NOT_AUTHENTICATED:
             return "unverified"
-        return "trust" if self in _TRUST else "integrity"
+        return "trust" if self in TRUST_REASONS else "integrity"
 
 
-_TRUST = frozenset(
+TRUST_REASONS: frozenset[Reason] = frozenset(
     {
         Reason.METHOD_MISMATCH,
         Reason.UNTRUSTED_KEY,

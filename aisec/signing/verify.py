@@ -20,7 +20,7 @@ from aisec.signing.digest import digest_files, normalize_ignore_paths, relative_
 from aisec.signing.layout import LocalFile, lookup, scan_layout
 from aisec.signing.manifest import PAYLOAD_TYPE, Resource, Serialization, Statement, parse_statement
 from aisec.signing.names import DEFAULT_GIT_PATHS, SINGLE_FILE_NAME, is_covered
-from aisec.signing.reasons import Discrepancy, Reason
+from aisec.signing.reasons import TRUST_REASONS, Discrepancy, Reason
 from aisec.signing.trust import (
     CertificateTrust,
     KeyTrust,
@@ -228,25 +228,8 @@ def verify_model(
     )
 
 
-_AUTH_REASONS = frozenset(
-    {
-        Reason.METHOD_MISMATCH,
-        Reason.BAD_SIGNATURE,
-        Reason.UNTRUSTED_KEY,
-        Reason.KEY_HINT_MISMATCH,
-        Reason.UNSUPPORTED_KEY,
-        Reason.CHAIN_NOT_ROOTED,
-        Reason.CERTIFICATE_EXPIRED,
-        Reason.CERTIFICATE_NOT_YET_VALID,
-        Reason.NO_CODE_SIGNING_USAGE,
-        Reason.IDENTITY_MISMATCH,
-        Reason.ISSUER_MISMATCH,
-        Reason.TRANSPARENCY_LOG_INVALID,
-        Reason.SCT_INVALID,
-        Reason.SIGSTORE_REJECTED,
-        Reason.MALFORMED_BUNDLE,
-    }
-)
+_AUTH_REASONS = TRUST_REASONS | {Reason.BAD_SIGNATURE, Reason.MALFORMED_BUNDLE}
+"""Problems that mean the signature itself is not authenticated (as opposed to files that changed)."""
 
 
 def _authenticate_key(bundle: ParsedBundle, trust: KeyTrust, state: _State) -> None:
