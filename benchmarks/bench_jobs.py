@@ -1,0 +1,86 @@
+"""Time `aisec scan --jobs 1` against `--jobs N` on a folder of many models, and check the reports agree.
+
+    .venv/bin/python benchmarks/bench_jobs.py [--models 120] [--items 60000] [--jobs 2] [--rounds 3]
+
+Each model is a torch-style zip checkpoint whose pickle holds ``--items`` memoized entries (CPU-bound to walk),
+so the folder measures analysis, not disk. Prints best-of-rounds wall times, the speedup, and whether the two
+SARIF reports are identical apart from invocation times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "fixtures"))
+
+from pickle_ops import frame_wrap, proto, stop, unicode  # noqa: E402
+
+
+def _state_dict_pickle(items: int, seed: int) -> bytes:
+    body = b"}" + b"\x94" + b"("
+    for i in range(items):
+        body += unicode(f"layer{seed}.{i}.weight") + b"\x94" + b"K" + bytes([i % 256])
+    body += b"u"
+    return proto(4) + frame_wrap(body) + stop()
+
+
+def build(folder: Path, models: int, items: int) -> None:
+    for n in range(models):
+        target = folder / f"model_{n:03d}" / "pytorch_model.bin"
+        target.parent.mkdir(parents=True)
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
+            archive.writestr("archive/data.pkl", _state_dict_pickle(items, n))
+            archive.writestr("archive/version", b"3\n")
+            archive.writestr("archive/data/0", b"\0" * 4096)
+
+
+def run(folder: Path, jobs: int, out: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "aisec", "scan", str(folder), "--jobs", str(jobs), "-q", "-f", "sarif",
+                    "-o", str(out)], check=False, capture_output=True)
+    return time.perf_counter() - start
+
+
+def _without_times(path: Path) -> str:
+    log = json.loads(path.read_text(encoding="utf-8"))
+    for inv in log["runs"][0]["invocations"]:
+        inv.pop("startTimeUtc", None)
+        inv.pop("endTimeUtc", None)
+    return json.dumps(log, sort_keys=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=int, default=120)
+    parser.add_argument("--items", type=int, default=60000)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="aisec-bench-jobs-"))
+    try:
+        folder = work / "models"
+        build(folder, args.models, args.items)
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        print(f"{args.models} models, {size / 1e6:.1f} MB, {args.items} pickle entries each")
+        best = {1: float("inf"), args.jobs: float("inf")}
+        for _ in range(args.rounds):  # interleaved, so background load hits both alike
+            for jobs in best:
+                best[jobs] = min(best[jobs], run(folder, jobs, work / f"jobs{jobs}.sarif"))
+        same = _without_times(work / "jobs1.sarif") == _without_times(work / f"jobs{args.jobs}.sarif")
+        print(f"--jobs 1: {best[1]:.2f} s   --jobs {args.jobs}: {best[args.jobs]:.2f} s   "
+              f"speedup {best[1] / best[args.jobs]:.2f}x   reports identical: {same}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
