@@ -193,13 +193,24 @@ def _classify_text(text: str, name: str) -> ArtifactKind:
         if '"mediaType"' in stripped[:2048] and "sigstore" in stripped[:2048]:
             return ArtifactKind.SIGNATURE
         return ArtifactKind.JSON
+    if _looks_like_python(text, lower):
+        return ArtifactKind.PYTHON  # Python source that merely holds template strings is still Python
     if "{%" in text or ("{{" in text and lower.endswith((".jinja", ".j2"))):
         return ArtifactKind.JINJA
-    if lower.endswith(".py") or (text.startswith("#!") and "python" in text.split("\n", 1)[0]):
+    if lower.endswith(".py"):
         return ArtifactKind.PYTHON
     if _looks_like_csv(text):
         return ArtifactKind.CSV
     return ArtifactKind.TEXT
+
+
+_PYTHON_STATEMENT = re.compile(r"^(?:from\s+[\w.]+\s+import\s|import\s+[\w.]+|def\s+\w+\s*\(|class\s+\w+[(:])", re.M)
+
+
+def _looks_like_python(text: str, lower_name: str) -> bool:
+    if text.startswith("#!") and "python" in text.split("\n", 1)[0]:
+        return True
+    return lower_name.endswith(".py") and _PYTHON_STATEMENT.search(text) is not None
 
 
 def _is_jsonl(text: str) -> bool:

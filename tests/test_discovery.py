@@ -158,3 +158,11 @@ def test_two_targets_outside_the_working_directory_never_share_report_paths(tmp_
     report = scan([tmp_path / "a" / "model", tmp_path / "b" / "model"], jobs=0)
     evil = sorted(f.path for f in report.findings if f.rule_id == "AISEC-MDL-001")
     assert evil == ["a/model/weights.pkl", "b/model/weights.pkl"]
+
+
+def test_python_source_holding_templates_is_python_and_a_bare_template_is_jinja() -> None:
+    source = b'"""Chat templates."""\nimport json\n\nTEMPLATE = "{% for m in messages %}{{ m.content }}{% endfor %}"\n'
+    template = b"{% for m in messages %}{{ m.content }}{% endfor %}"
+    assert sniff(source, name="templates.py") is ArtifactKind.PYTHON
+    assert sniff(template, name="templates.py") is ArtifactKind.JINJA  # the name does not decide
+    assert sniff(template, name="chat_template.jinja") is ArtifactKind.JINJA
