@@ -130,7 +130,13 @@ def _walk(path: Path, scope: Path, root: Path, errors: list[ScanError], limits: 
         except OSError as exc:
             errors.append(ScanError(path=_relative(candidate, root), reason="io", message=str(exc)))
             continue
+        if stat.S_ISDIR(mode):
+            continue
         if not stat.S_ISREG(mode):
+            # A FIFO, socket or device is never read (reading could block or never end), but it is reported:
+            # a scan that silently skipped something is not a clean scan.
+            errors.append(ScanError(path=_relative(candidate, root), reason="special",
+                                    message="not a regular file (FIFO, socket or device); not read"))
             continue
         count += 1
         if count > limits.max_files:

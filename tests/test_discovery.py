@@ -166,3 +166,11 @@ def test_python_source_holding_templates_is_python_and_a_bare_template_is_jinja(
     assert sniff(source, name="templates.py") is ArtifactKind.PYTHON
     assert sniff(template, name="templates.py") is ArtifactKind.JINJA  # the name does not decide
     assert sniff(template, name="chat_template.jinja") is ArtifactKind.JINJA
+
+
+def test_special_files_are_reported_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.pkl")
+    (tmp_path / "ok.txt").write_text("fine\n")
+    found = discover([tmp_path], Limits())
+    assert [(Path(e.path).name, e.reason) for e in found.errors] == [("pipe.pkl", "special")]
+    assert [Path(i.artifact.path).name for i in found.items] == ["ok.txt"]
