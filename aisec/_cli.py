@@ -130,14 +130,14 @@ def run_scan(args: argparse.Namespace) -> int:
     report = finish_scan(report, settings)
     fmt = settings.format
     if args.output:
-        _write(Path(args.output), render(report, fmt))
+        write_output(Path(args.output), render(report, fmt))
     else:
         colour = fmt is OutputFormat.TEXT and sys.stdout.isatty() and not args.no_color
         sys.stdout.write(render(report, fmt, colour=colour))
     if args.sarif:
-        _write(Path(args.sarif), render(report, OutputFormat.SARIF))
+        write_output(Path(args.sarif), render(report, OutputFormat.SARIF))
     if args.json_file:
-        _write(Path(args.json_file), render(report, OutputFormat.JSON))
+        write_output(Path(args.json_file), render(report, OutputFormat.JSON))
     publish_scan(report, args, settings)
     return exit_code(report)
 
@@ -149,7 +149,8 @@ def exit_code(report: Report) -> int:
     return EXIT_FINDINGS if report.gate_findings else EXIT_OK
 
 
-def _write(path: Path, text: str) -> None:
+def write_output(path: Path, text: str) -> None:
+    """Write a report only where the user asked; an unwritable path is an ``AisecError`` (exit 2)."""
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:

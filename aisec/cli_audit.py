@@ -9,9 +9,10 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from aisec._cli import write_output
 from aisec.baseline import BaselineResult, apply_baseline, baseline_report, load_baseline
 from aisec.config import FLAGS, EffectiveConfig, as_document, describe, resolve
-from aisec.errors import AisecError, ConfigError
+from aisec.errors import ConfigError
 from aisec.model import Report, Severity
 from aisec.report import OutputFormat, render
 
@@ -100,7 +101,7 @@ def finish_scan(report: Report, settings: ScanSettings) -> Report:
 def publish_scan(report: Report, args: argparse.Namespace, settings: ScanSettings) -> None:
     """After the reports are written: the baseline file and the signed attestation, when asked for."""
     if args.write_baseline:
-        _write(Path(args.write_baseline), render(baseline_report(report), OutputFormat.SARIF))
+        write_output(Path(args.write_baseline), render(baseline_report(report), OutputFormat.SARIF))
     if settings.attestation is not None and settings.sarif_path is not None:
         from aisec.attest import write_attestation
 
@@ -113,13 +114,6 @@ def publish_scan(report: Report, args: argparse.Namespace, settings: ScanSetting
 def _key_password() -> bytes | None:
     password = os.environ.get(KEY_PASSWORD_ENV)
     return password.encode() if password else None
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise AisecError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def add_audit_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -183,7 +177,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     page = render_html_from_sarif(Path(args.sarif))
     if args.output:
-        _write(Path(args.output), page)
+        write_output(Path(args.output), page)
     else:
         sys.stdout.write(page)
     return EXIT_OK
