@@ -236,15 +236,7 @@ def _parse_resources(
         algorithm = _field(item, "algorithm", str, where)
         digest = _digest(_field(item, "digest", str, where), serialization.hash_type, f"{where}.digest")
         root_hasher.update(digest)  # over every listed digest, in the listed order
-        if name in seen:
-            problems.append(
-                Discrepancy(
-                    reason=Reason.DUPLICATE_RESOURCE,
-                    path=name,
-                    detail="the manifest lists this resource more than once",
-                )
-            )
-        seen.add(name)
+        _note_duplicate(name, seen, problems)
         if algorithm not in accepted:
             problems.append(
                 Discrepancy(
@@ -324,15 +316,7 @@ def _parse_legacy(doc: Any) -> tuple[Statement | None, list[Discrepancy]]:
             "sha256",
             f"subject[{index}].digest.sha256",
         )
-        if name in seen:
-            problems.append(
-                Discrepancy(
-                    reason=Reason.DUPLICATE_RESOURCE,
-                    path=name,
-                    detail="the manifest lists this resource more than once",
-                )
-            )
-        seen.add(name)
+        _note_duplicate(name, seen, problems)
         problem = name_problem(name)
         if problem is not None:
             problems.append(Discrepancy(reason=Reason.UNSAFE_RESOURCE_NAME, path=name, detail=problem))
@@ -346,3 +330,13 @@ def _parse_legacy(doc: Any) -> tuple[Statement | None, list[Discrepancy]]:
         serialization=serialization,
         resources=tuple(resources),
     ), problems
+
+
+def _note_duplicate(name: str, seen: set[str], problems: list[Discrepancy]) -> None:
+    """Record ``name`` as listed; a second listing is a problem (model_signing lets the last one win)."""
+    if name in seen:
+        problems.append(
+            Discrepancy(reason=Reason.DUPLICATE_RESOURCE, path=name,
+                        detail="the manifest lists this resource more than once")
+        )
+    seen.add(name)
