@@ -21,7 +21,14 @@ _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _NPY_MAGIC = b"\x93NUMPY"
 _PARQUET_MAGIC = b"PAR1"
+LZMA_ALONE_PREFIX = b"\x5d\x00"
+"""joblib's prefix for ``compress='lzma'`` (.lzma properties byte 0x5d, low byte of the dictionary size)."""
 _GGUF_MAGIC = b"GGUF"
+JOBLIB_ZFILE_PREFIX = b"ZF"
+"""joblib <= 0.9.3 compressed pickles ("Z-files"): ``ZF``, a hex length padded to 19 bytes, zlib data.
+
+joblib 1.x still loads them (``numpy_pickle_compat.read_zfile``) whatever the file is called."""
+_ZFILE_HEADER = len(JOBLIB_ZFILE_PREFIX) + 19
 # Opcodes that may start a protocol 0/1 pickle, i.e. a pickle without a PROTO header.
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _ARG_TUPLES = frozenset({"TUPLE", "EMPTY_TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "GET", "BINGET", "LONG_BINGET"})
@@ -108,6 +115,8 @@ def _sniff_binary(head: bytes) -> ArtifactKind | None:
             return kind
     if _looks_like_lzma_alone(head):
         return ArtifactKind.XZ
+    if joblib_zfile_offset(head) is not None:
+        return ArtifactKind.ZLIB
     if len(head) >= 262 and head[257:262] == b"ustar":
         return ArtifactKind.TAR
     proto = protobuf_wire.classify(head)
@@ -125,13 +134,24 @@ def _sniff_binary(head: bytes) -> ArtifactKind | None:
 
 
 def _looks_like_lzma_alone(head: bytes) -> bool:
-    """Legacy .lzma (joblib's compress='lzma'): properties 0x5d, a power-of-two-ish dictionary, a sane size."""
-    if len(head) < 13 or head[0] != 0x5D:
+    """Legacy .lzma (joblib's compress='lzma'): joblib dispatches on the bytes 5d 00 alone.
+
+    liblzma's .lzma decoder is not picky about the dictionary size (any value is rounded up), so a
+    "power of two" test would let a loadable file through; only the uncompressed size must be sane.
+    """
+    if len(head) < 13 or not head.startswith(LZMA_ALONE_PREFIX):
         return False
-    (dict_size, raw_size) = struct.unpack("<IQ", head[1:13])
-    plausible_dict = dict_size >= 4096 and (dict_size & (dict_size - 1) == 0 or
-                                            (dict_size // 3) & (dict_size // 3 - 1) == 0)
-    return bool(plausible_dict and (raw_size == 0xFFFFFFFFFFFFFFFF or raw_size < 1 << 48))
+    (raw_size,) = struct.unpack("<Q", head[5:13])
+    return bool(raw_size == 0xFFFFFFFFFFFFFFFF or raw_size < 1 << 48)
+
+
+def joblib_zfile_offset(head: bytes) -> int | None:
+    """Where the zlib stream of a joblib Z-file starts (after the header and the optional space), or None."""
+    if not head.startswith(JOBLIB_ZFILE_PREFIX) or len(head) < _ZFILE_HEADER + 2:
+        return None
+    # joblib <= 0.8.4 on Python 2 wrote one more space; joblib skips a space there (zlib data never starts so).
+    start = _ZFILE_HEADER + 1 if head[_ZFILE_HEADER:_ZFILE_HEADER + 1] == b" " else _ZFILE_HEADER
+    return start if _looks_like_zlib(head[start:start + 2]) else None
 
 
 def _looks_like_zlib(head: bytes) -> bool:

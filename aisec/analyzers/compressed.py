@@ -1,4 +1,5 @@
-"""Compressed wrappers (gzip, bzip2, xz/lzma, zlib, lz4; joblib's compressed dumps): decompress, then recurse."""
+"""Compressed wrappers (gzip, bzip2, xz/lzma, zlib, lz4; joblib's compressed dumps and legacy Z-files): decompress,
+then recurse."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from collections.abc import Iterator, Mapping
 from aisec.analyzers.base import AnalysisContext
 from aisec.analyzers.members import BombError, CorruptData, inflate
 from aisec.model import ArtifactKind, Fact
-from aisec.sniff import SNIFF_BYTES, sniff
+from aisec.sniff import LZMA_ALONE_PREFIX, SNIFF_BYTES, joblib_zfile_offset, sniff
 from aisec.source import BytesSource, Source
 
 _METHODS = {ArtifactKind.GZIP: "gzip", ArtifactKind.BZIP2: "bzip2", ArtifactKind.XZ: "xz",
             ArtifactKind.ZLIB: "zlib", ArtifactKind.LZ4: "lz4"}
-_LZMA_ALONE = b"\x5d\x00\x00"
+_LZMA_ALONE = LZMA_ALONE_PREFIX
 """joblib's ``compress='lzma'`` writes the legacy .lzma (LZMA-alone) format, which has no real magic."""
 _UNRECOGNISED = frozenset({ArtifactKind.BINARY, ArtifactKind.EMPTY, ArtifactKind.TEXT})
 _MAX_MEMBERS = 64
@@ -20,12 +21,16 @@ _MAX_MEMBERS = 64
 
 
 def _method(head: bytes) -> str | None:
+    if joblib_zfile_offset(head) is not None:
+        return "zlib"
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
     if head.startswith(b"BZh"):
         return "bzip2"
-    if head.startswith(b"\xfd7zXZ\x00") or head.startswith(_LZMA_ALONE):
+    if head.startswith(b"\xfd7zXZ\x00"):
         return "xz"
+    if head.startswith(_LZMA_ALONE):
+        return "lzma"
     if head.startswith(b"\x04\x22\x4d\x18"):
         return "lz4"
     if len(head) >= 2 and head[0] & 0x0F == 8 and (head[0] * 256 + head[1]) % 31 == 0:
@@ -46,7 +51,7 @@ class CompressedAnalyzer:
 
     def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
         """Decompress every concatenated stream, then analyze the result as one member."""
-        head = source.head(16)
+        head = source.head(32)
         method = _method(head)
         if method is None:
             return
@@ -56,7 +61,10 @@ class CompressedAnalyzer:
         limits = context.limits
         cap = min(limits.max_read_bytes, limits.max_decompressed_bytes)
         out = bytearray()
-        offset = 0
+        # A joblib Z-file is zlib data behind a short text header; joblib unpickles what it inflates to.
+        offset = joblib_zfile_offset(head) or 0
+        zfile = offset > 0
+        first = offset
         for _ in range(_MAX_MEMBERS):
             try:
                 result = inflate(source, offset, source.size - offset, method, limits=limits, cap=cap - len(out),
@@ -66,13 +74,13 @@ class CompressedAnalyzer:
                 yield context.fact("archive.bomb", method, location=context.at(offset=offset), limit=exc.limit)
                 return
             except ValueError as exc:
-                if offset == 0:
+                if offset == first:
                     # What decompressed before the damage was already unpickled by a streaming loader
                     # (joblib): analyze it. With a weak magic, output that is not recognisable data means
                     # the file was not compressed after all.
                     partial = exc.partial if isinstance(exc, CorruptData) else b""
                     recognised = bool(partial) and sniff(partial[:SNIFF_BYTES]) not in _UNRECOGNISED
-                    if (head.startswith(_LZMA_ALONE) or method == "zlib") and not recognised:
+                    if (head.startswith(_LZMA_ALONE) or method == "zlib") and not recognised and not zfile:
                         return
                     context.error("malformed", f"{method} data is corrupt: {exc}", location=context.at())
                     if not partial:
@@ -96,7 +104,7 @@ class CompressedAnalyzer:
                 yield context.fact("archive.bomb", method, location=context.at(offset=offset),
                                    limit="max_compression_ratio")
                 return
-            if offset >= source.size or method not in ("gzip", "bzip2", "xz", "lz4") or \
+            if offset >= source.size or method not in ("gzip", "bzip2", "xz", "lzma", "lz4") or \
                     _method(source.read_at(offset, 16)) != method:
                 if offset < source.size and source.read_at(offset, 16).strip(b"\x00"):
                     yield context.fact("compressed.trailing_bytes", source.size - offset,
@@ -104,12 +112,13 @@ class CompressedAnalyzer:
                 break
         if _check_total_ratio(len(out), source.size, context):
             yield context.fact("archive.bomb", method, limit="max_compression_ratio")
-        yield from context.analyze_member(f"<{method}>", BytesSource(bytes(out), budget=limits.max_read_bytes))
+        name = "<joblib-zfile>" if zfile else f"<{method}>"
+        yield from context.analyze_member(name, BytesSource(bytes(out), budget=limits.max_read_bytes))
 
 
 def _plausible_binary(head: bytes, method: str) -> bool:
     # For BINARY/ZLIB artifacts only the weak magics remain: accept them, inflate decides.
-    return method in ("xz", "zlib")
+    return method in ("lzma", "zlib")
 
 
 def _check_total_ratio(produced: int, consumed: int, context: AnalysisContext) -> bool:

@@ -78,8 +78,12 @@ def make_decompressor(method: str) -> Callable[[], Any]:
         return lambda: zlib.decompressobj(31)
     if method == "bzip2":
         return bz2.BZ2Decompressor
-    if method in ("xz", "lzma"):
+    if method == "xz":
         return lambda: lzma.LZMADecompressor(lzma.FORMAT_AUTO)
+    if method == "lzma":
+        # Legacy .lzma as joblib reads it: FORMAT_AUTO's .lzma detection is picky about the dictionary size,
+        # FORMAT_ALONE (what joblib's LZMAFile uses) is not.
+        return lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE)
     if method == "lzma-zip":
         return _ZipLzma
     if method == "lz4":
