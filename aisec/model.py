@@ -129,6 +129,19 @@ NO_LOCATION = Location()
 
 
 @dataclass(frozen=True, kw_only=True)
+class RelatedLocation:
+    """Another place a fact concerns (e.g. every row carrying a confirmed trigger), with a short label."""
+
+    location: Location
+    message: str = ""
+    """What this place is, e.g. ``row 123``; shown in SARIF ``relatedLocations[].message``."""
+
+    def sort_key(self) -> tuple[tuple[str, str, int, int, int, str], str]:
+        """Deterministic ordering."""
+        return (self.location.sort_key(), self.message)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Fact:
     """One observation an analyzer made about an artifact, e.g. ``pickle.call = "os.system"``."""
 
@@ -140,6 +153,9 @@ class Fact:
     """Where it was observed."""
     detail: Mapping[str, Scalar] = field(default_factory=dict)
     """Extra evidence (counts, scores, opcode names) carried into the finding."""
+    related: tuple[RelatedLocation, ...] = ()
+    """Every other place the observation concerns (affected rows), in the producer's deterministic order.
+    Producers bound it (and record the true total in ``detail``); it never enters the fingerprint."""
 
     def sort_key(self) -> tuple[str, tuple[str, str, int, int, int, str], str]:
         """Deterministic ordering."""
@@ -218,6 +234,8 @@ class Finding:
     evidence: Mapping[str, Scalar] = field(default_factory=dict)
     fingerprint: str = ""
     """Stable hex digest over rule id, path, member and evidence key."""
+    related_locations: tuple[RelatedLocation, ...] = ()
+    """The fact's related places (SARIF ``relatedLocations``); not part of the fingerprint."""
     suppression: Suppression | None = None
     baseline_state: str | None = None
     """Against a baseline: ``new``, ``unchanged``, ``updated`` or ``absent`` (SARIF ``baselineState``)."""

@@ -21,7 +21,7 @@ from aisec.datasets.roles import infer_roles
 from aisec.datasets.settings import DatasetSettings, load_settings
 from aisec.datasets.text_signals import TextScanner
 from aisec.errors import AisecError
-from aisec.model import ArtifactKind, Fact, Scalar
+from aisec.model import ArtifactKind, Fact, Location, RelatedLocation, Scalar
 from aisec.source import Source, buffered
 
 CELL_FACTS = {
@@ -124,6 +124,7 @@ class _Run:
         self.sha256 = ""
         self.size = 0
         self.rows = 0
+        self.related: dict[tuple[str, Location, str], tuple[RelatedLocation, ...]] = {}
 
     def stream(self, handle: BinaryIO, kind: ArtifactKind) -> Iterator[Fact]:
         """The single pass: per-cell signals now, statistics accumulated for later."""
@@ -175,7 +176,16 @@ class _Run:
     def _observe(self, obs: Observation) -> None:
         location = self.context.at(line=obs.span.line, column=obs.span.column, end_column=obs.span.end_column,
                                    pointer=obs.pointer)
-        self.limiter.add(obs.key, _clean(obs.value), location, dict(obs.detail), None)
+        detail = dict(obs.detail)
+        if obs.related:
+            cap = self.settings.max_related_locations
+            # Bounded output, true count: the evidence always says how many rows there were in all.
+            detail.update(affected_rows=len(obs.related), related_shown=min(cap, len(obs.related)))
+            self.related[(obs.key, location, repr(_clean(obs.value)))] = tuple(
+                RelatedLocation(location=self.context.at(line=r.span.line, column=r.span.column,
+                                                         end_column=r.span.end_column, pointer=r.pointer),
+                                message=f"row {r.index}") for r in obs.related[:cap])
+        self.limiter.add(obs.key, _clean(obs.value), location, detail, None)
 
     def finish(self, kind: ArtifactKind) -> Iterator[Fact]:
         """Dataset-level analysis, then every kept fact (with how common its signal was)."""
@@ -273,7 +283,8 @@ class _Run:
                 if key in CELL_FACTS:
                     extra = {"rows_with_signal": affected, "row_fraction": round(affected / rows, 6) if rows else 0.0}
                 yield Fact(key=key, value=value, location=location,
-                           detail={k: _clean(v) for k, v in {**detail, **extra}.items()})
+                           detail={k: _clean(v) for k, v in {**detail, **extra}.items()},
+                           related=self.related.get((key, location, repr(value)), ()))
         for key, (total, kept) in limiter.overflow().items():
             yield self.context.fact("dataset.fact_overflow", key, total=total, reported=kept,
                                     cap=self.settings.max_facts_per_signal)

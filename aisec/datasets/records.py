@@ -73,6 +73,18 @@ def line_span(raw_line: str, line: int, raw_start: int, raw_end: int) -> Span:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RowRef:
+    """A row an observation concerns (becomes a related location labelled ``row INDEX``)."""
+
+    index: int
+    """0-based row index, as the ``row`` evidence counts."""
+    span: Span = field(default_factory=Span)
+    """The row's place in the raw file (its first physical line), when the format has lines."""
+    pointer: str | None = None
+    """Where the row is when there are no lines (``/INDEX`` for Parquet)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Observation:
     """A dataset-level signal ready to become a fact: key, value, place and evidence."""
 
@@ -81,3 +93,6 @@ class Observation:
     span: Span = field(default_factory=Span)
     pointer: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    related: tuple[RowRef, ...] = ()
+    """Every row the observation concerns; the analyzer keeps up to ``max_related_locations`` of them as
+    related locations and records the true total as ``affected_rows``."""

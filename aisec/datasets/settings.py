@@ -25,6 +25,9 @@ class DatasetSettings:
     """A dataset manifest (``aisec dataset manifest``) to compare each scanned dataset file against."""
     max_facts_per_signal: int = 100
     """Per file and signal, at most this many row-level facts; the rest is counted in a summary fact."""
+    max_related_locations: int = 10_000
+    """Per finding, at most this many affected rows attached as related locations (SARIF ``relatedLocations``);
+    the true number is always in the ``affected_rows`` evidence."""
     max_line_bytes: int = 16 * 1024 * 1024
     """Longest physical line (CSV/JSONL) read; longer lines are skipped and reported."""
     max_values_per_record: int = 10_000

@@ -12,7 +12,7 @@ import numpy as np
 from aisec.datasets.features import tokens
 from aisec.datasets.labels import CrossValidated, cross_validate, predict_fold
 from aisec.datasets.profile import Profile, SampleRow
-from aisec.datasets.records import Observation, Span
+from aisec.datasets.records import Observation, RowRef, Span
 
 MAX_NGRAMS_PER_ROW = 400
 MAX_LISTED = 20
@@ -179,7 +179,13 @@ def confirm(cv: CrossValidated, candidates: Sequence[Candidate], profile: Profil
                                   "ablated_prediction": ", ".join(f"{k}={v}" for k, v in sorted(others.items())),
                                   "method": method, "rows": shown + (f", … ({len(lines)} in all)"
                                                                       if len(lines) > MAX_LISTED else ""),
-                                  "sampled": profile.sampled})
+                                  "sampled": profile.sampled},
+                          related=tuple(_row_ref(cv.rows[i]) for i in positions))
+
+
+def _row_ref(row: SampleRow) -> RowRef:
+    return RowRef(index=row.index, span=Span(line=row.line),
+                  pointer=None if row.line is not None else f"/{row.index}")
 
 
 def _line_or_row(row: SampleRow) -> int:

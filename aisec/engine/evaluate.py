@@ -121,7 +121,8 @@ def _finding(artifact: Artifact, bound: BoundRule, fact: Fact | None) -> Finding
     return Finding(rule_id=bound.rule.id, severity=bound.descriptor.severity,
                    confidence=bound.descriptor.confidence,
                    message=render_message(bound.rule.message, artifact=artifact, path=path, fact=fact),
-                   path=path, location=loc, evidence=evidence, fingerprint=fingerprint)
+                   path=path, location=loc, evidence=evidence, fingerprint=fingerprint,
+                   related_locations=fact.related if fact is not None else ())
 
 
 def _clip(value: Scalar) -> Scalar:

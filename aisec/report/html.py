@@ -17,6 +17,8 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 FAMILIES = ("model", "dataset", "signature", "other")
 MAX_TEXT = 2000
 """Longest string shown from the input; longer ones are cut (the SARIF file holds the rest)."""
+HTML_RELATED_SHOWN = 5
+"""Related places (affected rows) listed per finding; the rest is counted."""
 MAX_RESULTS = 20_000
 """Most results rendered; the page says when more were left out."""
 _COLOURS = {"critical": "#7b1fa2", "high": "#c62828", "medium": "#ef6c00", "low": "#1565c0", "info": "#607d8b",
@@ -41,6 +43,10 @@ class _Result:
     line: int | None
     member: str | None
     state: str | None
+    related: tuple[str, ...] = ()
+    """The first few related places' labels (e.g. ``row 123``)."""
+    related_total: int = 0
+    """How many related places the finding has in all (the producer's count when it capped the list)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,11 +180,34 @@ def _result(entry: dict[str, Any], rules: dict[str, Any]) -> _Result:
     physical = _dict(location.get("physicalLocation"))
     line = _dict(physical.get("region")).get("startLine")
     state = _text(entry.get("baselineState")) or None
-    return _Result(rule_id=_text(entry.get("ruleId")) or "?", severity=severity,
+    related_entries = _list(entry.get("relatedLocations"))
+    related = tuple(_related_label(_dict(r)) for r in related_entries[:HTML_RELATED_SHOWN])
+    total = props.get("aisec/affected_rows")
+    related_total = max(len(related_entries),
+                        total if isinstance(total, int) and not isinstance(total, bool) and related_entries else 0)
+    return _Result(rule_id=_text(entry.get("ruleId")) or "?", severity=severity, related=related,
+                   related_total=related_total,
                    message=_text(_dict(entry.get("message")).get("text")),
                    path=unquote(_text(_dict(physical.get("artifactLocation")).get("uri"))) or "?",
                    line=line if isinstance(line, int) and not isinstance(line, bool) else None,
                    member=_text(props.get("aisec/member")) or None, state=state)
+
+
+def _related_label(entry: dict[str, Any]) -> str:
+    text = _text(_dict(entry.get("message")).get("text"))
+    if text:
+        return text
+    line = _dict(_dict(entry.get("physicalLocation")).get("region")).get("startLine")
+    return f"line {line}" if isinstance(line, int) and not isinstance(line, bool) else "?"
+
+
+def _related_html(result: _Result) -> str:
+    if not result.related_total:
+        return ""
+    more = f", … ({result.related_total} in all, every one in the SARIF file)" \
+        if result.related_total > len(result.related) else ""
+    return (f'<br><small data-related="{result.related_total}">affects {result.related_total}: '
+            f'{_e(", ".join(result.related))}{_e(more)}</small>')
 
 
 def _family(result: _Result, kinds: dict[str, str]) -> str:
@@ -261,7 +290,7 @@ def _findings_table(results: Iterable[_Result], *, dataset: bool) -> str:
         if r.member:
             place = f"{place} {r.member}".strip()
         rows.append(f'<tr data-rule="{_e(r.rule_id)}"><td>{_severity_badge(r.severity)}</td>'
-                    f'<td class="mono rule">{_e(r.rule_id)}</td><td>{_e(r.message)}</td>'
+                    f'<td class="mono rule">{_e(r.rule_id)}</td><td>{_e(r.message)}{_related_html(r)}</td>'
                     f'<td class="mono" data-line="{_e(r.line or "")}">{_e(place)}</td>'
                     + (f"<td>{_e(r.state or '')}</td>" if states else "") + "</tr>")
     if not rows:

@@ -65,6 +65,9 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "path": finding.path, "location": _location(finding.location), "message": finding.message,
         "evidence": dict(sorted(finding.evidence.items())), "fingerprint": finding.fingerprint,
     }
+    if finding.related_locations:
+        doc["related_locations"] = [{"location": _location(r.location), "message": r.message}
+                                    for r in finding.related_locations]
     if finding.baseline_state:
         doc["baseline_state"] = finding.baseline_state
     if finding.suppression is not None:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from aisec.model import Artifact, Finding, Report, RuleDescriptor, ScanError
+from aisec.model import Artifact, Finding, Location, RelatedLocation, Report, RuleDescriptor, ScanError
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/aisec-dev/aisec"
@@ -116,6 +116,9 @@ def _result(finding: Finding, rule_index: dict[str, int], artifact_index: dict[s
         },
         "properties": properties,
     }
+    if finding.related_locations:
+        result["relatedLocations"] = [_related(i, r, finding.path, artifact_index)
+                                      for i, r in enumerate(finding.related_locations)]
     if finding.baseline_state:
         result["baselineState"] = finding.baseline_state
     if finding.baseline_state == "absent":
@@ -124,6 +127,40 @@ def _result(finding: Finding, rule_index: dict[str, int], artifact_index: dict[s
     if result["ruleIndex"] < 0:
         del result["ruleIndex"]  # a baseline rule this run no longer has
     return result
+
+
+def _region(loc: Location) -> dict[str, Any] | None:
+    if loc.line:
+        region: dict[str, Any] = {"startLine": loc.line}
+        if loc.column:
+            region["startColumn"] = loc.column
+            if loc.end_column and loc.end_column > loc.column:
+                region["endColumn"] = loc.end_column
+        return region
+    if loc.offset is not None:
+        return {"byteOffset": loc.offset}
+    return None
+
+
+def _related(index: int, related: RelatedLocation, path: str, artifact_index: dict[str, int]) -> dict[str, Any]:
+    """One ``relatedLocations`` entry: a region when the place has a line (CSV, JSONL) or byte offset, else
+    a logical location (a Parquet row pointer)."""
+    loc = related.location
+    where = loc.path or path
+    artifact_location: dict[str, Any] = {"uri": uri_of(where), "uriBaseId": SRCROOT}
+    if where in artifact_index:
+        artifact_location["index"] = artifact_index[where]
+    physical: dict[str, Any] = {"artifactLocation": artifact_location}
+    region = _region(loc)
+    if region is not None:
+        physical["region"] = region
+    entry: dict[str, Any] = {"id": index, "physicalLocation": physical}
+    if loc.pointer:
+        entry["logicalLocations"] = [{"name": loc.pointer, "fullyQualifiedName": f"{where}#{loc.pointer}",
+                                      "kind": "member"}]
+    if related.message:
+        entry["message"] = {"text": related.message}
+    return entry
 
 
 def _logical(finding: Finding) -> dict[str, Any] | None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from aisec.model import Finding, Report, Severity
+from aisec.model import Finding, Location, Report, Severity
 
 _COLOURS = {Severity.CRITICAL: "\x1b[1;35m", Severity.HIGH: "\x1b[1;31m", Severity.MEDIUM: "\x1b[33m",
             Severity.LOW: "\x1b[36m", Severity.INFO: "\x1b[2m"}
 _RESET = "\x1b[0m"
+TEXT_RELATED_SHOWN = 5
+"""Related places listed per finding in the text report (the rest is counted)."""
 NOT_PROOF = "No findings is not proof of safety: aisec reports what it recognises, and reviews cannot be skipped."
 
 
@@ -19,6 +21,8 @@ def render_text(report: Report, *, colour: bool = False) -> str:
         lines.append(_bold(path, colour))
         for finding in group:
             lines.append(_line(finding, colour))
+            if finding.related_locations:
+                lines.append(_related_line(finding))
         lines.append("")
     if report.errors:
         lines.append(_bold("Could not be fully scanned:", colour))
@@ -48,6 +52,22 @@ def _line(finding: Finding, colour: bool) -> str:
     suffix = f" ({', '.join(where)})" if where else ""
     state = f" [{finding.baseline_state}]" if finding.baseline_state else ""
     return f"  {tag} {finding.rule_id}{state}  {finding.message}{suffix}"
+
+
+def _related_line(finding: Finding) -> str:
+    """Count and the first few related places; the true total when the producer capped the list."""
+    related = finding.related_locations
+    shown = ", ".join(r.message or _where(r.location) for r in related[:TEXT_RELATED_SHOWN])
+    total = finding.evidence.get("affected_rows")
+    count = total if isinstance(total, int) and not isinstance(total, bool) and total > len(related) else len(related)
+    more = f", … ({count} in all; every one in the SARIF and JSON reports)" if count > TEXT_RELATED_SHOWN else ""
+    return f"           affects {count}: {shown}{more}"
+
+
+def _where(loc: Location) -> str:
+    if loc.line:
+        return f"line {loc.line}"
+    return loc.pointer or (f"offset {loc.offset}" if loc.offset is not None else "?")
 
 
 def _baseline_lines(report: Report) -> list[str]:
