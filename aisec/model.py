@@ -70,6 +70,7 @@ class ArtifactKind(enum.Enum):
     NPZ = "npz"
     ZIP = "zip"
     TAR = "tar"
+    SEVEN_ZIP = "7z"
     GZIP = "gzip"
     BZIP2 = "bzip2"
     XZ = "xz"
@@ -185,7 +186,8 @@ class ScanError:
     path: str
     """Repo-relative path of the artifact."""
     reason: str
-    """Machine-readable reason: ``io``, ``malformed``, ``limit``, ``timeout``, ``internal``, ``unsupported``."""
+    """Machine-readable reason: ``io``, ``malformed``, ``limit``, ``timeout``, ``internal``, ``unsupported``,
+    ``encrypted``."""
     message: str
     """Human explanation."""
     location: Location = NO_LOCATION

@@ -38,7 +38,7 @@ EXTENSION_KINDS: dict[str, str] = {
     ".pkl": "pickle", ".pickle": "pickle", ".pt": "pytorch", ".pth": "pytorch", ".bin": "pytorch",
     ".ckpt": "pytorch", ".joblib": "pickle", ".dill": "pickle", ".safetensors": "safetensors",
     ".gguf": "gguf", ".onnx": "onnx", ".h5": "hdf5", ".hdf5": "hdf5", ".keras": "keras_zip",
-    ".npy": "npy", ".npz": "npz", ".pb": "protobuf", ".zip": "zip", ".tar": "tar", ".gz": "gzip",
+    ".npy": "npy", ".npz": "npz", ".pb": "protobuf", ".zip": "zip", ".7z": "7z", ".tar": "tar", ".gz": "gzip",
     ".bz2": "bzip2", ".xz": "xz", ".json": "json", ".jsonl": "jsonl", ".csv": "csv",
     ".parquet": "parquet", ".txt": "text", ".md": "text", ".py": "python", ".jinja": "jinja",
     ".sig": "signature", ".yaml": "text", ".yml": "text",
@@ -109,6 +109,7 @@ def _sniff_binary(head: bytes) -> ArtifactKind | None:
         (_HDF5_MAGIC, ArtifactKind.HDF5), (_NPY_MAGIC, ArtifactKind.NPY), (_GGUF_MAGIC, ArtifactKind.GGUF),
         (_PARQUET_MAGIC, ArtifactKind.PARQUET), (b"\x1f\x8b", ArtifactKind.GZIP), (b"BZh", ArtifactKind.BZIP2),
         (b"\xfd7zXZ\x00", ArtifactKind.XZ), (b"\x04\x22\x4d\x18", ArtifactKind.LZ4),
+        (b"7z\xbc\xaf\x27\x1c", ArtifactKind.SEVEN_ZIP),
     )
     for magic, kind in simple:
         if head.startswith(magic):

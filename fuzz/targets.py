@@ -39,7 +39,7 @@ FUZZ_LIMITS = Limits(max_read_bytes=8 * MiB, max_pickle_opcodes=200_000, max_sta
                      max_nesting_depth=4, max_json_depth=64, max_header_bytes=4 * MiB, max_dataset_rows=2_000)
 """Limits small enough that one execution takes milliseconds, large enough to reach every code path."""
 
-SCAN_ERROR_REASONS = frozenset({"io", "malformed", "limit", "timeout", "unsupported"})
+SCAN_ERROR_REASONS = frozenset({"io", "malformed", "limit", "timeout", "unsupported", "encrypted"})
 """Reasons a scan error may carry; ``internal`` means an analyzer raised something it should not have."""
 
 

@@ -17,6 +17,7 @@ from aisec.analyzers.numpy_npy import NpyAnalyzer
 from aisec.analyzers.onnx import OnnxAnalyzer
 from aisec.analyzers.pickle import PickleAnalyzer
 from aisec.analyzers.safetensors import SafetensorsAnalyzer
+from aisec.analyzers.sevenzip import SevenZipAnalyzer
 from aisec.analyzers.signature import SignatureAnalyzer
 from aisec.analyzers.tensorflow import TensorFlowAnalyzer
 from aisec.model import ArtifactKind
@@ -26,6 +27,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     DatasetAnalyzer(),
     ZipArchiveAnalyzer(),
     TarArchiveAnalyzer(),
+    SevenZipAnalyzer(),
     CompressedAnalyzer(),
     NpyAnalyzer(),
     SignatureAnalyzer(),
@@ -44,7 +46,8 @@ CORE_FACTS: Mapping[str, str] = MappingProxyType({
     "artifact.extension_mismatch": "the kind the file name claims, when the content is something else",
     "artifact.size": "the artifact's size in bytes",
     "artifact.member_kind": "the kind sniffed from an archive member's or embedded payload's content",
-    "scan.incomplete": "why (part of) the artifact could not be analyzed: io, malformed, limit, timeout, internal",
+    "scan.incomplete": "why (part of) the artifact could not be analyzed: io, malformed, limit, timeout, internal, "
+                       "unsupported, encrypted",
 })
 """Facts the scanner itself emits for every artifact."""
 

@@ -74,8 +74,10 @@ class ZipArchiveAnalyzer:
 
     name = "zip"
     # BINARY and PICKLE too: a zip with junk (or a whole pickle) in front is still read by zipfile-based loaders.
+    # KERAS_ZIP too: Keras reads only config.json and the weights, but extracts assets and the archive may
+    # carry any other member; the Keras analyzer judges the config, this one every member.
     kinds = frozenset({ArtifactKind.ZIP, ArtifactKind.PYTORCH_ZIP, ArtifactKind.TORCHSCRIPT_ZIP, ArtifactKind.NPZ,
-                       ArtifactKind.BINARY, ArtifactKind.PICKLE})
+                       ArtifactKind.KERAS_ZIP, ArtifactKind.BINARY, ArtifactKind.PICKLE})
     provides = ARCHIVE_FACTS
 
     def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
@@ -106,6 +108,8 @@ class ZipArchiveAnalyzer:
                 data_sizes[member.name.rsplit("/", 1)[-1]] = max(member.size, member.compressed_size) \
                     if member.method == 0 else member.size
                 continue
+            if layout is ArtifactKind.KERAS_ZIP and member.name == "config.json":
+                continue  # the Keras analyzer reads this config from the archive itself
             yield from self._member(source, member, context, budget, torchscript=layout is
                                     ArtifactKind.TORCHSCRIPT_ZIP)
         yield from _storage_checks(budget, data_sizes, context)

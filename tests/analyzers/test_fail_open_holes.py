@@ -96,3 +96,87 @@ def test_historic_zfile_array_companions_are_unpacked_and_quiet(tmp_path: Path, 
     facts, findings, errors = analyze_bytes(tmp_path, path.read_bytes(), path.name)
     assert values(facts, "artifact.member_kind") and "zlib" in values(facts, "artifact.kind")
     assert not [f for f in findings if f.severity.rank >= 2] and not errors
+
+
+# --- 2. 7z archives, and every container kind aisec recognises ----------------------------------------------
+
+def test_pickle_inside_7z_is_found(tmp_path: Path) -> None:
+    """Before: 7z was not even recognised and passed clean."""
+    data = ga.seven_zip([("config.json", b"{}"), ("model/data.pkl", EVIL)])
+    facts, findings, errors = analyze_bytes(tmp_path, data, "model.7z")
+    assert "7z" in values(facts, "artifact.kind")
+    calls = [f for f in facts if f.key == "pickle.call" and f.value == "os.system"]
+    assert calls and calls[0].location.member == "model/data.pkl"
+    assert "AISEC-MDL-001" in rule_ids(findings) and not errors
+
+
+def test_benign_7z_is_quiet(tmp_path: Path) -> None:
+    data = ga.seven_zip([("config.json", b'{"a": 1}'), ("notes.txt", b"hello\n")])
+    facts, findings, errors = analyze_bytes(tmp_path, data, "bundle.7z")
+    assert values(facts, "archive.members") == {2}
+    assert not [f for f in findings if f.severity.rank >= 2] and not errors
+
+
+def test_encrypted_7z_is_an_incomplete_scan(tmp_path: Path) -> None:
+    data = ga.seven_zip([("model.pkl", EVIL)], password="secret")
+    _, findings, errors = analyze_bytes(tmp_path, data, "model.7z")
+    assert [e.reason for e in errors] == ["encrypted"]
+    assert "AISEC-GEN-001" in rule_ids(findings)
+
+
+def test_7z_bomb_is_cut_at_the_ratio_limit(tmp_path: Path) -> None:
+    data = ga.seven_zip([("zeros.bin", b"\x00" * (8 * 1024 * 1024))])
+    facts, findings, errors = analyze_bytes(tmp_path, data, "zeros.7z")
+    assert "7z" in values(facts, "archive.bomb")
+    assert [e.limit for e in errors] == ["max_compression_ratio"]
+    assert {"AISEC-MDL-011", "AISEC-GEN-001"} <= rule_ids(findings)
+
+
+def test_7z_member_limit(tmp_path: Path) -> None:
+    from aisec.limits import Limits
+
+    data = ga.seven_zip([(f"m{i}.txt", b"x") for i in range(5)])
+    _, _, errors = analyze_bytes(tmp_path, data, "many.7z", limits=Limits(max_archive_members=3))
+    assert [e.limit for e in errors] == ["max_archive_members"]
+
+
+def test_7z_traversal_name_is_reported_and_not_passed(tmp_path: Path) -> None:
+    data = ga.seven_zip([("../evil.pkl", EVIL), ("ok.txt", b"fine")])
+    facts, findings, errors = analyze_bytes(tmp_path, data, "trav.7z")
+    assert "../evil.pkl" in values(facts, "archive.unsafe_path")
+    assert "AISEC-MDL-009" in rule_ids(findings)
+    assert [e.reason for e in errors] == ["unsupported"]
+
+
+def test_damaged_7z_is_an_incomplete_scan(tmp_path: Path) -> None:
+    data = ga.seven_zip([("model.pkl", EVIL)])[:40]
+    _, findings, errors = analyze_bytes(tmp_path, data, "cut.7z")
+    assert [e.reason for e in errors] == ["malformed"]
+    assert "AISEC-GEN-001" in rule_ids(findings)
+
+
+def test_keras_archive_members_are_analyzed(tmp_path: Path) -> None:
+    """A .keras zip got only its config.json read: a pickle beside it passed clean."""
+    facts, findings, _ = analyze_bytes(tmp_path, ga.keras_with_member("assets/hook.pkl", EVIL), "model.keras")
+    assert "keras_zip" in values(facts, "artifact.kind")
+    assert "AISEC-MDL-001" in rule_ids(findings)
+
+
+def test_keras_config_is_analyzed_once(tmp_path: Path) -> None:
+    data = ga.keras_with_member("assets/vocab.txt", b"a\nb\n")
+    facts, findings, errors = analyze_bytes(tmp_path, data, "model.keras")
+    assert len([f for f in facts if f.key == "keras.config_source"]) == 1
+    assert not [f for f in findings if f.severity.rank >= 2] and not errors
+
+
+def test_every_container_kind_has_an_analyzer() -> None:
+    """A kind aisec recognises as a container but has no analyzer for would pass silently."""
+    from aisec.analyzers import analyzers_for
+    from aisec.model import ArtifactKind
+
+    containers = {ArtifactKind.ZIP, ArtifactKind.PYTORCH_ZIP, ArtifactKind.TORCHSCRIPT_ZIP, ArtifactKind.KERAS_ZIP,
+                  ArtifactKind.NPZ, ArtifactKind.TAR, ArtifactKind.SEVEN_ZIP, ArtifactKind.GZIP, ArtifactKind.BZIP2,
+                  ArtifactKind.XZ, ArtifactKind.ZLIB, ArtifactKind.LZ4}
+    openers = {"zip", "tar", "7z", "compressed"}
+    missing = [k.value for k in containers if not openers & {a.name for a in analyzers_for(k)}]
+    assert not missing
