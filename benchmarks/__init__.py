@@ -1,0 +1,1 @@
+"""Hand-run benchmarks; ``poisonbench`` is also imported by the dataset tests."""
