@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import tarfile
+import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import IO, cast
 
@@ -22,6 +23,7 @@ from aisec.source import BytesSource, Source, buffered
 _TENSOR_DATA = re.compile(r"^(?:[^/]*/)?data/\d+$")
 _TORCHSCRIPT_CODE = re.compile(r"^(?:[^/]*/)?code/.+\.py$")
 _LEGACY_TAR_RAW = frozenset({"storages", "tensors"})
+_CRC_CHUNK = 4 * 1024 * 1024
 MAX_CODE_BYTES = 4 * 1024 * 1024
 """Largest TorchScript source member scanned for dangerous ops."""
 
@@ -32,7 +34,8 @@ ARCHIVE_FACTS: Mapping[str, str] = {
     "archive.bomb": "a member or archive whose decompression passed max_compression_ratio or "
                     "max_decompressed_bytes",
     "archive.anomaly": "a structural quirk loaders tolerate but scanners may not: junk-prefix, name-mismatch, "
-                       "bad-local-header, duplicate-name, no-central-directory, encrypted, special-file",
+                       "bad-local-header, duplicate-name, no-central-directory, encrypted, "
+                       "encryption-flag-on-clear-data, special-file",
     "torch.weights_only_hazard": "an opcode pattern behind a PyTorch weights_only unpickler bypass or "
                                  "memory-safety bug",
     "torchscript.archive": "the artifact is a TorchScript archive: loading it runs its code (torch.load with "
@@ -127,23 +130,59 @@ class ZipArchiveAnalyzer:
             return
         if member.is_dir:
             return
-        if member.encrypted:
-            yield context.fact("archive.anomaly", "encrypted", location=location,
-                               description=f"member {member.name!r} is encrypted and was not analyzed")
-            return
         if member.data_offset is None:
+            if member.encrypted:
+                context.error("encrypted", f"member {member.name!r} is encrypted and has no readable local "
+                              "header: it cannot be analyzed", location=location)
             return  # no usable local header: no loader can read this member either
+        if member.encrypted:
+            yield from self._flagged_encrypted(source, member, context, budget, torchscript=torchscript)
+            return
         try:
             data = self._open(source, member, context, budget)
         except BombError as exc:
-            # Charged too: overlapping members that share one bomb kernel must exhaust the archive's budget.
-            budget.spent += exc.produced
-            context.error("limit", str(exc), location=location, limit=exc.limit)
-            yield context.fact("archive.bomb", member.name, location=location, limit=exc.limit,
-                               compressed=member.compressed_size, declared_size=member.size)
+            yield from self._bomb(member, exc, context, budget)
             return
         if data is None:
             return
+        yield from self._analyze_data(member, data, context, budget, torchscript=torchscript)
+
+    def _bomb(self, member: ZipMember, exc: BombError, context: AnalysisContext, budget: _Budget) -> Iterator[Fact]:
+        # Charged too: overlapping members that share one bomb kernel must exhaust the archive's budget.
+        location = context.at(pointer=member.name)
+        budget.spent += exc.produced
+        context.error("limit", str(exc), location=location, limit=exc.limit)
+        yield context.fact("archive.bomb", member.name, location=location, limit=exc.limit,
+                           compressed=member.compressed_size, declared_size=member.size)
+
+    def _flagged_encrypted(self, source: Source, member: ZipMember, context: AnalysisContext, budget: _Budget, *,
+                           torchscript: bool) -> Iterator[Fact]:
+        """The encryption flag is only a claim: loaders that ignore it (PyTorch's zip reader) read clear data.
+
+        Data that decodes and matches the recorded CRC-32 is in clear and analyzed like any member; anything
+        else really is encrypted, and a member that cannot be read cannot be vouched for (an incomplete scan).
+        """
+        location = context.at(pointer=member.name)
+        trial = replace(context, errors=[])
+        try:
+            data = self._open(source, member, trial, budget)
+        except BombError as exc:
+            yield from self._bomb(member, exc, context, budget)
+            return
+        if data is not None and member.crc is not None and _crc32(data) == member.crc:
+            context.errors.extend(trial.errors)
+            yield context.fact("archive.anomaly", "encryption-flag-on-clear-data", location=location,
+                               description=f"member {member.name!r} is flagged encrypted but stored in clear; "
+                                           "loaders that ignore the flag read it, so it was analyzed")
+            yield from self._analyze_data(member, data, context, budget, torchscript=torchscript)
+            return
+        yield context.fact("archive.anomaly", "encrypted", location=location,
+                           description=f"member {member.name!r} is encrypted and could not be analyzed")
+        context.error("encrypted", f"member {member.name!r} is encrypted: its content cannot be analyzed, so the "
+                      "archive cannot be vouched for", location=location)
+
+    def _analyze_data(self, member: ZipMember, data: Source, context: AnalysisContext, budget: _Budget, *,
+                      torchscript: bool) -> Iterator[Fact]:
         if torchscript and _TORCHSCRIPT_CODE.match(member.name):
             yield from scan_code(data.read_at(0, MAX_CODE_BYTES), context.child(member.name))
             return
@@ -174,6 +213,13 @@ class ZipArchiveAnalyzer:
             context.error("limit", f"member {member.name!r} decompresses past the remaining budget "
                           f"({cap} bytes)", location=context.at(pointer=member.name), limit="max_decompressed_bytes")
         return BytesSource(result.data, budget=context.limits.max_read_bytes)
+
+
+def _crc32(data: Source) -> int:
+    crc = 0
+    for start in range(0, data.size, _CRC_CHUNK):
+        crc = zlib.crc32(data.read_at(start, min(_CRC_CHUNK, data.size - start)), crc)
+    return crc
 
 
 def _read_small(source: Source, member: ZipMember, context: AnalysisContext) -> bytes | None:

@@ -42,6 +42,8 @@ class ZipMember:
     data_offset: int | None = None
     """Where the member's data starts (from its local header), ``None`` if the local header is unusable."""
     local_name: str | None = None
+    crc: int | None = None
+    """CRC-32 of the uncompressed data, as the directory (or local header) records it."""
 
     @property
     def is_dir(self) -> bool:
@@ -141,7 +143,7 @@ def _from_central(source: Source, eocd: int, limits: Limits, listing: ZipListing
         if len(listing.members) >= limits.max_archive_members:
             listing.truncated = True
             break
-        (made_by, _need, flags, method, _t, _d, _crc, csize, usize, nlen, elen, clen, _disk, _iattr, eattr,
+        (made_by, _need, flags, method, _t, _d, crc, csize, usize, nlen, elen, clen, _disk, _iattr, eattr,
          offset) = struct.unpack("<HHHHHHIIIHHHHHII", data[pos + 4:pos + 46])
         raw_name = data[pos + 46:pos + 46 + nlen]
         extra = data[pos + 46 + nlen:pos + 46 + nlen + elen]
@@ -151,7 +153,8 @@ def _from_central(source: Source, eocd: int, limits: Limits, listing: ZipListing
             listing.anomalies.append(("duplicate-name", f"member {name!r} appears more than once"))
         seen.add(name)
         member = ZipMember(name=name, method=method, flags=flags, compressed_size=csize, size=usize,
-                           header_offset=offset + prefix, external_attr=eattr, create_system=made_by >> 8)
+                           header_offset=offset + prefix, external_attr=eattr, create_system=made_by >> 8,
+                           crc=crc)
         listing.members.append(_with_local(source, member, listing))
         pos += 46 + nlen + elen + clen
     if len(listing.members) < n_total and not listing.truncated:
@@ -193,7 +196,7 @@ def _with_local(source: Source, member: ZipMember, listing: ZipListing) -> ZipMe
                      compressed_size=member.compressed_size, size=member.size,
                      header_offset=member.header_offset, external_attr=member.external_attr,
                      create_system=member.create_system, data_offset=member.header_offset + 30 + nlen + elen,
-                     local_name=local_name)
+                     local_name=local_name, crc=member.crc)
 
 
 def _from_local_headers(source: Source, limits: Limits, listing: ZipListing) -> None:
@@ -211,7 +214,7 @@ def _from_local_headers(source: Source, limits: Limits, listing: ZipListing) -> 
         if len(listing.members) >= limits.max_archive_members:
             listing.truncated = True
             break
-        (_need, flags, method, _t, _d, _crc, csize, usize, nlen, elen) = struct.unpack("<HHHHHIIIHH", head[4:30])
+        (_need, flags, method, _t, _d, crc, csize, usize, nlen, elen) = struct.unpack("<HHHHHIIIHH", head[4:30])
         raw = source.read_at(pos + 30, nlen)
         extra = source.read_at(pos + 30 + nlen, elen)
         usize, csize, _ = _zip64(extra, usize, csize, 0)
@@ -220,7 +223,8 @@ def _from_local_headers(source: Source, limits: Limits, listing: ZipListing) -> 
             csize = _find_data_end(source, data_offset) - data_offset
         name = _decode_name(raw, flags)
         listing.members.append(ZipMember(name=name, method=method, flags=flags, compressed_size=csize,
-                                         size=usize, header_offset=pos, data_offset=data_offset, local_name=name))
+                                         size=usize, header_offset=pos, data_offset=data_offset, local_name=name,
+                                         crc=crc if not flags & 0x8 else None))
         pos = data_offset + csize
         if flags & 0x8:
             sig = source.read_at(pos, 4)

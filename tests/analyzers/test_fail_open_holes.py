@@ -180,3 +180,33 @@ def test_every_container_kind_has_an_analyzer() -> None:
     openers = {"zip", "tar", "7z", "compressed"}
     missing = [k.value for k in containers if not openers & {a.name for a in analyzers_for(k)}]
     assert not missing
+
+
+# --- 3. zip members flagged encrypted ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("compress", [0, 8], ids=["stored", "deflated"])
+def test_encryption_flag_on_clear_data_is_read_anyway(tmp_path: Path, compress: int) -> None:
+    """The flag is only a claim: PyTorch's zip reader ignores it. Before: a medium note, the pickle unread."""
+    data = ga.flag_encrypted(ga.build_zip([("archive/data.pkl", EVIL)], compress=compress))
+    facts, findings, errors = analyze_bytes(tmp_path, data, "model.pt")
+    assert "encryption-flag-on-clear-data" in values(facts, "archive.anomaly")
+    assert "AISEC-MDL-001" in rule_ids(findings)
+    assert not errors
+
+
+def test_really_encrypted_member_is_an_incomplete_scan(tmp_path: Path) -> None:
+    """A ZipCrypto member (``zipfile`` decrypts it with the password) cannot be vouched for: exit 2, not medium."""
+    import zipfile
+
+    data = ga.zipcrypto("model.pkl", EVIL, b"secret")
+    assert zipfile.ZipFile(io.BytesIO(data)).read("model.pkl", pwd=b"secret") == EVIL
+    facts, findings, errors = analyze_bytes(tmp_path, data, "model.zip")
+    assert "encrypted" in values(facts, "archive.anomaly")
+    assert [e.reason for e in errors] == ["encrypted"]
+    assert "AISEC-GEN-001" in rule_ids(findings)
+
+
+def test_benign_state_dict_with_the_flag_is_analyzed_quietly(tmp_path: Path) -> None:
+    facts, findings, errors = analyze_bytes(tmp_path, ga.flag_encrypted(ga.benign_state_dict_zip()), "sd.pt")
+    assert values(facts, "pickle.import") and not errors
+    assert {f.rule_id for f in findings if f.severity.rank >= 3} == set()
