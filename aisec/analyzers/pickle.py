@@ -22,6 +22,8 @@ MAX_DISTINCT_EVENTS = 20_000
 """Most distinct (kind, name) observations kept per stream; more is itself reported as a limit hit."""
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 """The first pickle of a legacy (non-zip) ``torch.save`` file."""
+_NEW_ONLY = frozenset({"NEWOBJ", "NEWOBJ_EX"})
+"""Opcodes that run ``cls.__new__(cls, *args)`` and never ``cls.__init__``: the class is rebuilt, not called."""
 _LEGACY_STREAMS = 5  # magic, protocol, sys_info, the object, storage keys; raw storage bytes follow
 
 
@@ -37,12 +39,16 @@ class _Aggregate:
 
     seen: dict[tuple[str, str], _Seen] = field(default_factory=dict)
     called: set[str] = field(default_factory=set)
+    called_plain: set[str] = field(default_factory=set)
+    """Callables invoked by REDUCE, INST or OBJ, i.e. really called, not only created with ``cls.__new__``."""
     nested: list[PickleEvent] = field(default_factory=list)
     overflow: bool = False
 
     def add(self, event: PickleEvent) -> None:
         if event.kind == "call":
             self.called.add(event.name)
+            if event.opcode not in _NEW_ONLY:
+                self.called_plain.add(event.name)
         if event.kind == "nested_pickle":
             if len(self.nested) < 16:
                 self.nested.append(event)
@@ -63,9 +69,12 @@ class PickleAnalyzer:
     kinds = frozenset({ArtifactKind.PICKLE})
     provides: Mapping[str, str] = {
         "pickle.import": "a global (module.name) the pickle imports when loaded; detail 'called' says if it is "
-                         "invoked, 'alias_of' names the attribute chain it was normalised from",
+                         "invoked, 'alias_of' names the attribute chain it was normalised from, "
+                         "'literal_lookup_only' that builtins.getattr only ever read a literal attribute of a "
+                         "literal global (reported as that global's own import)",
         "pickle.call": "a callable the pickle invokes when loaded (REDUCE, INST, OBJ, NEWOBJ); detail 'dynamic' "
-                       "is true when the callable is not a literal global",
+                       "is true when the callable is not a literal global; 'new_instance' (the class name) when "
+                       "every invocation is NEWOBJ, i.e. cls.__new__ without __init__",
         "pickle.build": "an object whose __setstate__/attributes BUILD sets from the pickle",
         "pickle.dynamic_global": "a callable computed at load time: STACK_GLOBAL with computed operands, a "
                                  "copyreg extension code, or a call of another call's result",
@@ -153,7 +162,7 @@ class PickleAnalyzer:
                 yield from context.analyze_member(f"<nested pickle at {event.offset}>", source)
         for (kind, name), seen in sorted(agg.seen.items(), key=lambda kv: (kv[1].event.offset, kv[0])):
             event = seen.event
-            if kind == "joblib_array":
+            if kind in ("joblib_array", "literal_lookup"):
                 continue
             location = context.at(offset=event.offset)
             detail: dict[str, Scalar] = {"opcode": event.opcode, "stream": stream_index}
@@ -162,6 +171,11 @@ class PickleAnalyzer:
                 detail["count"] = seen.count
             if kind == "import":
                 detail["called"] = name in agg.called or event.detail.get("alias_of") in agg.called
+                if ("literal_lookup", name) in agg.seen or \
+                        ("literal_lookup", event.detail.get("alias_of")) in agg.seen:
+                    detail["literal_lookup_only"] = True
+            if kind == "call" and name not in agg.called_plain:
+                detail["new_instance"] = name
             key = "torch.weights_only_hazard" if kind == "torch_hazard" else f"pickle.{kind}"
             yield context.fact(key, name, location=location, **detail)
 

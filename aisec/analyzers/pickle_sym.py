@@ -245,12 +245,19 @@ LOADERS = frozenset({"pickle.loads", "_pickle.loads", "pickle._loads", "pickle.l
                      "cPickle.loads"})
 """Callables that deserialize their (embedded) argument."""
 
+LITERAL_LOOKUP = "builtins.getattr"
+"""Python pickles a classmethod (``ZoneInfo._unpickle``) as ``getattr(<class>, '<name>')`` (protocol 2+)."""
+
 _TENSOR_REBUILDERS = frozenset({"torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
                                 "torch._utils._rebuild_tensor_v3", "torch._utils._rebuild_qtensor"})
 
 
 class SymbolicCalls:
     """Evaluates calls on the symbolic stack and yields the events they imply."""
+
+    def __init__(self) -> None:
+        self.literal_lookups = 0
+        """REDUCEs of ``builtins.getattr`` on a literal global and a literal name (resolved statically)."""
 
     def const(self, arg: Any) -> Any:
         """A literal from a string opcode (huge ones become opaque, so memory stays bounded)."""
@@ -291,6 +298,8 @@ class SymbolicCalls:
         items = _args(args)
         resolved = self._resolve(name, items)
         if resolved is not None:
+            if isinstance(resolved, Ref) and name == LITERAL_LOOKUP and opcode == "REDUCE":
+                self.literal_lookups += 1
             if isinstance(resolved, Ref):
                 yield from _import_events(resolved, offset, opcode, name)
             stack.append(resolved)

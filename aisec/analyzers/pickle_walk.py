@@ -9,6 +9,7 @@ from io import BytesIO
 from typing import IO, Any, BinaryIO, cast
 
 from aisec.analyzers.pickle_sym import (
+    LITERAL_LOOKUP,
     OPAQUE,
     Const,
     Dct,
@@ -33,6 +34,7 @@ _CALL_OPS = frozenset({"REDUCE", "NEWOBJ", "NEWOBJ_EX", "OBJ", "INST"})
 _JOBLIB_WRAPPERS = frozenset({"joblib.numpy_pickle.NumpyArrayWrapper",
                               "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper"})
 _MAX_INLINE_ARRAYS_DEPTH = 4
+_PUSHES_GLOBAL = frozenset({"GLOBAL", "STACK_GLOBAL", "GET", "BINGET", "LONG_BINGET", "DUP"})
 
 
 class _Mark:
@@ -66,6 +68,8 @@ class WalkState:
     result: Any = None
     """The symbolic value left on the stack at STOP (the unpickled object)."""
     memo_evicted: int = 0
+    lookup_pushes: int = 0
+    """Times ``builtins.getattr`` was put on the stack (global, memo read, DUP)."""
 
 
 class _Capped:
@@ -157,6 +161,10 @@ def walk(stream: BinaryIO, size: int, *, max_opcodes: int, max_stack: int,
             state.finished = True
             state.end_offset = capped.tell()
             state.result = frame.stack[-1] if frame.stack else None
+            if state.lookup_pushes and state.lookup_pushes == calls.literal_lookups:
+                # Every getattr was the callable of a REDUCE on a literal global and name: the attribute it
+                # reaches is reported (and judged) as that global's own import, so getattr adds nothing.
+                yield PickleEvent(kind="literal_lookup", name=LITERAL_LOOKUP, offset=offset, opcode=name)
             return
         elif name == "BUILD":
             target = yield from _build(frame, offset)
@@ -165,6 +173,9 @@ def walk(stream: BinaryIO, size: int, *, max_opcodes: int, max_stack: int,
                                               max_stack=max_stack, state=state, depth=_depth)
             continue
         yield from _step(name, arg, offset, frame, opcode, calls, state, max_stack)
+        if name in _PUSHES_GLOBAL and frame.stack and isinstance(frame.stack[-1], Ref) and \
+                frame.stack[-1].name == LITERAL_LOOKUP:
+            state.lookup_pushes += 1
         if len(frame.stack) > max_stack:
             raise LimitExceeded("max_stack_depth", max_stack)
     raise ValueError("pickle stream ended without STOP (truncated)")

@@ -34,17 +34,6 @@ INTENDED: Mapping[str, tuple[Severity, str]] = {
 KNOWN_GAPS: Mapping[str, str] = {
     "generated/numpy/object.np[yz]": "object-dtype .npy: AISEC-MDL-013 is medium until issue 11 §4 (models-holes)",
     "joblib_historic/joblib_0.9.2_pickle_py*.pkl_03.npy": "object-dtype .npy side file (issue 11 §4)",
-    "generated/numpy/*.pkl": "numpy 2 _frombuffer, matrix, masked arrays, bit generators (allowlist, issue 11 §2)",
-    "generated/pandas/*": "pandas 3 public names, pyarrow-backed strings, zoneinfo (allowlist, issue 11 §2)",
-    "generated/pyarrow/*": "pyarrow reconstructors (allowlist, issue 11 §2)",
-    "generated/sklearn/*": "numpy scalar types and bit generators inside estimators (allowlist, issue 11 §2)",
-    "generated/xgboost/*": "xgboost estimators and Booster (allowlist, issue 11 §2)",
-    "generated/lightgbm/*": "lightgbm estimators and Booster (allowlist, issue 11 §2)",
-    "generated/torch/tensors_dtypes.pt": "torch.serialization._get_layout for sparse tensors (issue 11 §2)",
-    "joblib_historic/joblib_0.1[01].*": "numpy.matrixlib.defmatrix.matrix (allowlist, issue 11 §2)",
-    "joblib_historic/joblib_0.9.2_pickle_py??_np??.pkl": "joblib.numpy_pickle.NDArrayWrapper (issue 11 §2)",
-    "joblib_historic/joblib_0.9.4.dev0_compressed_cache_size_pickle_py35_np19.gz": "ZF pickle (unpacked since 694f367) "
-    "holding joblib.numpy_pickle.ZNDArrayWrapper (issue 11 §2)",
 }
 """Glob patterns of files still at medium+ for a reason a change in flight closes; each must still match one."""
 
