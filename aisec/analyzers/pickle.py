@@ -86,6 +86,10 @@ class PickleAnalyzer:
         "pickle.streams": "number of pickle streams found in the file",
         "pickle.trailing_bytes": "bytes after the last pickle stream that are not another pickle",
         "pickle.format": "a recognised pickle container layout (torch-legacy, joblib)",
+        "pickle.frame_mismatch": "a FRAME whose declared length disagrees with the opcodes that follow "
+                                 "(frame-ends-inside-an-opcode, frame-inside-a-frame, frame-past-stop, "
+                                 "frame-covers-joblib-array-data); detail "
+                                 "frame_end",
         "torch.weights_only_hazard": "an opcode pattern behind a PyTorch weights_only unpickler bypass or "
                                      "memory-safety bug",
     }

@@ -50,7 +50,7 @@ class PickleEvent:
 
     kind: str
     """``import``, ``call``, ``build``, ``dynamic_global``, ``extension``, ``nested_pickle``,
-    ``global_mutation``, ``torch_hazard``, ``storage``, ``joblib_array``."""
+    ``global_mutation``, ``torch_hazard``, ``storage``, ``joblib_array``, ``frame_mismatch``."""
     name: str
     offset: int
     opcode: str
@@ -125,12 +125,17 @@ def walk(stream: BinaryIO, size: int, *, max_opcodes: int, max_stack: int,
     # An in-memory stream is safe to hand to genops as is (BytesIO never pre-allocates a claimed length) and is
     # several times faster than going through the capping wrapper.
     capped: _Capped | BytesIO = stream if isinstance(stream, BytesIO) else _Capped(stream, size)
+    frame_end: int | None = None
     for opcode, arg, pos in pickletools.genops(cast(IO[bytes], capped)):
         state.opcodes += 1
         offset = pos or 0
         if state.opcodes > max_opcodes:
             raise LimitExceeded("max_pickle_opcodes", max_opcodes)
         name = opcode.name
+        if frame_end is not None and offset >= frame_end:
+            if offset > frame_end:
+                yield _frame_event("frame-ends-inside-an-opcode", offset, name, frame_end)
+            frame_end = None
         # Fast path for the opcodes that make up the bulk of big pickles and never produce an event.
         if name in _STRING_OPS:
             frame.stack.append(calls.const(arg))
@@ -154,12 +159,17 @@ def walk(stream: BinaryIO, size: int, *, max_opcodes: int, max_stack: int,
                 raise LimitExceeded("max_stack_depth", max_stack)
             continue
         if name == "FRAME":
+            if frame_end is not None:
+                yield _frame_event("frame-inside-a-frame", offset, name, frame_end)
+            frame_end = offset + 9 + int(cast(int, arg))  # opcode byte, 8-byte length, then the frame
             continue
         if name == "PROTO":
             state.protocol = int(cast(int, arg))
         elif name == "STOP":
             state.finished = True
             state.end_offset = capped.tell()
+            if frame_end is not None and frame_end > state.end_offset:
+                yield _frame_event("frame-past-stop", offset, name, frame_end)
             state.result = frame.stack[-1] if frame.stack else None
             if state.lookup_pushes and state.lookup_pushes == calls.literal_lookups:
                 # Every getattr was the callable of a REDUCE on a literal global and name: the attribute it
@@ -169,6 +179,11 @@ def walk(stream: BinaryIO, size: int, *, max_opcodes: int, max_stack: int,
         elif name == "BUILD":
             target = yield from _build(frame, offset)
             if isinstance(target, Obj) and target.origin in _JOBLIB_WRAPPERS:
+                # joblib commits the frame right after the wrapper and reads the array from the file itself:
+                # a frame that goes on past the BUILD would make joblib read the array from after the frame.
+                if frame_end is not None and capped.tell() < frame_end:
+                    yield _frame_event("frame-covers-joblib-array-data", offset, name, frame_end)
+                frame_end = None
                 yield from _skip_joblib_array(target, capped, size, offset, max_opcodes=max_opcodes,
                                               max_stack=max_stack, state=state, depth=_depth)
             continue
@@ -179,6 +194,14 @@ def walk(stream: BinaryIO, size: int, *, max_opcodes: int, max_stack: int,
         if len(frame.stack) > max_stack:
             raise LimitExceeded("max_stack_depth", max_stack)
     raise ValueError("pickle stream ended without STOP (truncated)")
+
+
+def _frame_event(reason: str, offset: int, opcode: str, frame_end: int) -> PickleEvent:
+    """A FRAME whose declared length disagrees with the opcodes: readers that honour frame boundaries
+    (``pickle._Unpickler``, scanners that resync at a frame's end) and readers that ignore them (the C
+    unpickler, ``pickletools``) then disagree on where opcodes start, so one may see a call in another's string."""
+    return PickleEvent(kind="frame_mismatch", name=reason, offset=offset, opcode=opcode,
+                       detail={"frame_end": frame_end})
 
 
 def _pop_mark(stack: list[Any]) -> list[Any]:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import io
 import pickle
+import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import gen_archive as ga
+import gen_holes as gh
+import gen_pickle as gp
 import joblib
+import numpy as np
 import pickle_ops as ops
 import pytest
 from joblib.numpy_pickle_compat import write_zfile
@@ -210,3 +215,36 @@ def test_benign_state_dict_with_the_flag_is_analyzed_quietly(tmp_path: Path) -> 
     facts, findings, errors = analyze_bytes(tmp_path, ga.flag_encrypted(ga.benign_state_dict_zip()), "sd.pt")
     assert values(facts, "pickle.import") and not errors
     assert {f.rule_id for f in findings if f.severity.rank >= 3} == set()
+
+
+# --- 4. pickle frames that disagree with their opcodes -------------------------------------------------------
+
+@pytest.mark.parametrize(("build", "reason"), [
+    (lambda: gh.frame_ends_inside_string("true"), "frame-ends-inside-an-opcode"),
+    (lambda: gh.frame_inside_frame("true"), "frame-inside-a-frame"),
+    (gh.frame_past_stop, "frame-past-stop"),
+], ids=["inside-string", "nested", "past-stop"])
+def test_frame_mismatch_is_high(tmp_path: Path, build: Callable[[], bytes], reason: str) -> None:
+    facts, findings, _ = analyze_bytes(tmp_path, build(), "model.pkl")
+    assert reason in values(facts, "pickle.frame_mismatch")
+    assert any(f.rule_id == "AISEC-MDL-046" and f.severity.rank >= 3 for f in findings)
+
+
+def test_frame_that_runs_into_joblib_array_data(tmp_path: Path) -> None:
+    """joblib reads the array from the file after the frame: a frame past the wrapper's BUILD hides bytes."""
+    data = bytearray(gp.joblib_dump({"a": np.arange(4.0)}))
+    first = data.index(b"\x95")
+    (length,) = struct.unpack("<Q", data[first + 1:first + 9])
+    data[first + 1:first + 9] = struct.pack("<Q", length + 8)
+    facts, _, _ = analyze_bytes(tmp_path, bytes(data), "arrays.joblib")
+    assert "frame-covers-joblib-array-data" in values(facts, "pickle.frame_mismatch")
+
+
+@pytest.mark.parametrize("protocol", [4, 5])
+def test_standard_framing_is_not_a_mismatch(tmp_path: Path, protocol: int) -> None:
+    obj = {"blob": b"\x00" * (100 * 1024), "rows": [list(range(30)) for _ in range(30)], "arr": np.arange(9.0)}
+    facts, _, errors = analyze_bytes(tmp_path, pickle.dumps(obj, protocol=protocol), "data.pkl")
+    assert not values(facts, "pickle.frame_mismatch") and not errors
+    for compress in (0, 3):
+        facts, _, _ = analyze_bytes(tmp_path, gp.joblib_dump(obj, compress=compress), f"d{compress}.joblib")
+        assert not values(facts, "pickle.frame_mismatch")
