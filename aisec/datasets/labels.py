@@ -1,4 +1,5 @@
-"""Label errors: out-of-fold probabilities from a cross-validated model, then cleanlab's ``find_label_issues``."""
+"""Label errors: out-of-fold probabilities from a cross-validated model, cleanlab's ``find_label_issues`` with its
+class-relative (confident-learning) thresholds, and a dataset-level noise rate tested against clean corpora."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy.typing as npt
 from aisec.datasets.features import Featurizer, as_labels, classifier
 from aisec.datasets.profile import Profile, SampleRow
 from aisec.datasets.records import Observation, Span
+from aisec.datasets.settings import DatasetSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,12 +47,13 @@ def cross_validate(rows: list[SampleRow], categorical: Sequence[str], *, folds: 
         return None
     featurizer = Featurizer.fit(rows, categorical)
     x = featurizer.transform(rows, drop_column=drop_column)
+    text = featurizer.has_text
     probs = np.zeros((len(rows), len(classes)))
     fold_of = np.zeros(len(rows), dtype=np.int64)
     models = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (train, test) in enumerate(splitter.split(np.zeros(len(rows)), y)):
-        model = classifier(seed, len(classes))
+        model = classifier(seed, len(classes), text=text)
         model.fit(x[train], y[train])
         p = np.zeros((len(test), len(classes)))
         p[:, model.classes_] = model.predict_proba(x[test])
@@ -73,34 +76,70 @@ def predict_fold(cv: CrossValidated, positions: Sequence[int], x: Any) -> npt.ND
 
 
 def label_issues(profile: Profile, cv: CrossValidated) -> Iterator[Observation]:
-    """Rows cleanlab flags whose own label gets an out-of-fold probability below the settings' bound, plus one
-    dataset-level summary (issue count and share) for the noise-rate rule."""
+    """Every row cleanlab flags, most suspicious first, plus one dataset-level noise summary.
+
+    cleanlab's ``prune_by_noise_rate`` compares each row with per-class thresholds (the mean out-of-fold
+    probability of the class among rows labelled with it), so an under-confident text model still finds flipped
+    rows; an absolute cut on the own-label probability (the former 0.2) is never reached on such models.
+    """
     from cleanlab.filter import find_label_issues
 
     s = profile.settings
-    mask = find_label_issues(labels=cv.y, pred_probs=cv.pred_probs, filter_by="prune_by_noise_rate",
-                             n_jobs=1)
-    self_conf = cv.pred_probs[np.arange(len(cv.y)), cv.y]
+    n = len(cv.y)
+    mask = find_label_issues(labels=cv.y, pred_probs=cv.pred_probs, filter_by="prune_by_noise_rate", n_jobs=1)
+    self_conf = cv.pred_probs[np.arange(n), cv.y]
+    thresholds = [float(cv.pred_probs[cv.y == k, k].mean()) if np.any(cv.y == k) else 1.0
+                  for k in range(len(cv.classes))]
     predicted = cv.pred_probs.argmax(axis=1)
-    chosen = [i for i in np.flatnonzero(mask) if self_conf[i] < s.label_issue_max_self_confidence]
-    chosen.sort(key=lambda i: (self_conf[i], cv.rows[i].index))
+    margin = cv.pred_probs[np.arange(n), predicted] - self_conf
+    flagged = [int(i) for i in np.flatnonzero(mask)]
+    chosen = [i for i in flagged if self_conf[i] <= s.label_issue_max_self_confidence]
+    # Ranked like cleanlab's find_label_issues(return_indices_ranked_by="self_confidence"): the row cap keeps
+    # the most suspicious rows.
+    chosen.sort(key=lambda i: (self_conf[i], -margin[i], cv.rows[i].index))
     for i in chosen:
         row = cv.rows[i]
-        yield Observation(key="dataset.label_issue", value=cv.classes[int(cv.y[i])], span=Span(line=row.line),
+        given = int(cv.y[i])
+        yield Observation(key="dataset.label_issue", value=cv.classes[given], span=Span(line=row.line),
                           pointer=None if row.line is not None else f"/{row.index}",
-                          detail={"row": row.index, "given_label": cv.classes[int(cv.y[i])],
+                          detail={"row": row.index, "given_label": cv.classes[given],
                                   "suggested_label": cv.classes[int(predicted[i])],
                                   "self_confidence": round(float(self_conf[i]), 4),
                                   "suggested_confidence": round(float(cv.pred_probs[i, predicted[i]]), 4),
+                                  "class_threshold": round(thresholds[given], 4),
                                   "method": "cleanlab.filter.find_label_issues(prune_by_noise_rate)",
                                   "sampled": profile.sampled})
-    accuracy = float((predicted == cv.y).mean())
-    confident = sum(1 for i in chosen if self_conf[i] < s.label_noise_max_self_confidence)
-    yield Observation(key="dataset.label_noise", value=round(confident / len(cv.y), 6),
-                      detail={"issues": confident, "self_confidence_below": s.label_noise_max_self_confidence,
-                              "cleanlab_flagged": int(mask.sum()), "rows_modelled": len(cv.y),
-                              "out_of_fold_accuracy": round(accuracy, 4), "folds": cv.folds,
-                              "sampled": profile.sampled, "rows_in_file": profile.rows})
+    yield noise_summary(profile, cv, issues=len(flagged), accuracy=float((predicted == cv.y).mean()))
+
+
+def noise_baseline(settings: DatasetSettings, *, text: bool, error: float) -> float:
+    """The label-issue share clean real corpora of this kind show at this out-of-fold error rate.
+
+    Measured with this model and cleanlab on clean real corpora: scikit-learn's wine, breast cancer, digits and
+    iris flag 0-0.3 % of rows (at most a tenth of their 2-4 % error); Rotten Tomatoes snippets 12-19 % at 1k-13k
+    rows (0.55-0.6 of their 21-33 % error), the 2012 convention speeches 0 %. Label flips add flagged rows
+    faster than they add error, so a share well above the baseline is evidence of poisoning.
+    """
+    if text:
+        return max(settings.label_noise_text_floor, settings.label_noise_text_error_share * error)
+    return max(settings.label_noise_tabular_floor, settings.label_noise_tabular_error_share * error)
+
+
+def noise_summary(profile: Profile, cv: CrossValidated, *, issues: int, accuracy: float) -> Observation:
+    """The share of flagged rows and a one-sided binomial test of it against the clean-corpus baseline."""
+    from scipy.stats import binom  # type: ignore[import-untyped]
+
+    n = len(cv.y)
+    text = cv.featurizer.has_text
+    baseline = noise_baseline(profile.settings, text=text, error=1.0 - accuracy)
+    p_value = float(binom.sf(issues - 1, n, baseline)) if issues else 1.0
+    return Observation(key="dataset.label_noise", value=round(issues / n, 6),
+                       detail={"issues": issues, "rows_modelled": n, "out_of_fold_accuracy": round(accuracy, 4),
+                               "model": "text" if text else "tabular", "baseline": round(baseline, 4),
+                               "expected_issues": round(baseline * n, 1), "p_value": float(f"{p_value:.3g}"),
+                               "test": "one-sided binomial: flagged rows against the clean-corpus baseline",
+                               "method": "cleanlab.filter.find_label_issues(prune_by_noise_rate)",
+                               "folds": cv.folds, "sampled": profile.sampled, "rows_in_file": profile.rows})
 
 
 def label_distribution(profile: Profile, *, expected: Mapping[str, float] | None = None,
