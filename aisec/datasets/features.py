@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,14 +32,14 @@ def tokens(text: str) -> list[str]:
     return _TOKENS.findall(text.lower())
 
 
-def _word_vectorizer():  # type: ignore[no-untyped-def]
+def _word_vectorizer() -> Any:
     from sklearn.feature_extraction.text import HashingVectorizer
 
     return HashingVectorizer(n_features=HASH_FEATURES, ngram_range=(1, 2), alternate_sign=False, norm=None,
                              token_pattern=r"(?u)\b\w+\b")  # noqa: S106
 
 
-def _char_vectorizer():  # type: ignore[no-untyped-def]
+def _char_vectorizer() -> Any:
     from sklearn.feature_extraction.text import HashingVectorizer
 
     return HashingVectorizer(n_features=HASH_FEATURES, analyzer="char_wb", ngram_range=(3, 5),

@@ -71,8 +71,8 @@ class DatasetSettings:
     this are reported (1.0: every flagged row; cleanlab's thresholds are already per class)."""
     label_noise_text_floor: float = 0.2
     """Share of rows cleanlab flags on clean real text corpora (Rotten Tomatoes snippets: 12-19 %) …"""
-    label_noise_text_error_share: float = 0.65
-    """… or this share of the out-of-fold error rate when higher (clean text: 0.55-0.6 of the error)."""
+    label_noise_text_error_share: float = 0.9
+    """… or this share of the out-of-fold error rate when higher (clean text: 0.55-0.8 of the error)."""
     label_noise_tabular_floor: float = 0.02
     """Share of rows cleanlab flags on clean real tables (scikit-learn's wine, breast cancer, digits: 0-0.3 %) …"""
     label_noise_tabular_error_share: float = 0.25
