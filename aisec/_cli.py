@@ -123,7 +123,8 @@ def run_scan(args: argparse.Namespace) -> int:
     show = sys.stderr.isatty() and not args.quiet
     try:
         report = scan(args.paths, policy=settings.policy, rules_dir=settings.rules, fail_on=settings.fail_on,
-                      min_severity=settings.min_severity, jobs=args.jobs, progress=progress if show else None)
+                      min_severity=settings.min_severity, jobs=args.jobs, progress=progress if show else None,
+                      label_column=settings.label_column, text_columns=settings.text_columns)
     finally:
         for line in lines:
             line.close()

@@ -36,6 +36,10 @@ class ScanSettings:
     sarif_path: Path | None
     """The SARIF report this run writes (``--sarif``, or ``-o`` with ``-f sarif``)."""
     attestation: Path | None
+    label_column: str | None = None
+    """Dataset label column for every file (``--label-column``, ``AISEC_LABEL_COLUMN``, project file)."""
+    text_columns: tuple[str, ...] = ()
+    """Dataset text columns for every file (``--text-column``, ``AISEC_TEXT_COLUMNS``, project file)."""
 
 
 def add_scan_options(scan: argparse.ArgumentParser) -> None:
@@ -53,13 +57,32 @@ def add_scan_options(scan: argparse.ArgumentParser) -> None:
                            "(needs a SARIF report: --sarif FILE or -f sarif -o FILE)")
     scan.add_argument("--attestation", metavar="FILE",
                       help="where to write the attestation (default: <sarif report>.intoto.jsonl)")
+    add_column_options(scan)
+
+
+def add_column_options(parser: argparse.ArgumentParser) -> None:
+    """``--label-column`` and ``--text-column`` (dataset roles for every file; beat the policy's)."""
+    parser.add_argument("--label-column", metavar="NAME", dest="label_column",
+                        help="the dataset label column in every scanned file (beats settings.dataset in the policy)")
+    parser.add_argument("--text-column", metavar="NAME", dest="text_columns", action="append",
+                        help="a dataset text column in every scanned file; repeat for several")
+
+
+def _column_flags(args: argparse.Namespace) -> dict[str, str | None]:
+    names = [n.strip() for n in (args.text_columns or []) if n.strip()]
+    if any("," in n for n in names):
+        raise ConfigError("--text-column takes one column name per flag (repeat it), without commas")
+    if args.label_column is not None and not args.label_column.strip():
+        raise ConfigError("--label-column needs a column name")
+    return {"label_column": args.label_column.strip() if args.label_column else None,
+            "text_columns": ",".join(names) or None}
 
 
 def prepare_scan(args: argparse.Namespace) -> ScanSettings:
     """Resolve the effective settings (flag > AISEC_* > project file > default) and check the options."""
     cli = {"policy": args.policy, "rules": args.rules, "format": args.format,
            "fail_on": args.fail_on.value if args.fail_on else None,
-           "min_severity": args.min_severity.value if args.min_severity else None}
+           "min_severity": args.min_severity.value if args.min_severity else None, **_column_flags(args)}
     config = resolve(cli=cli, explicit=args.config, targets=args.paths)
     fmt = OutputFormat(config.value("format"))
     if fmt is not OutputFormat.TEXT:
@@ -83,7 +106,8 @@ def prepare_scan(args: argparse.Namespace) -> ScanSettings:
                         fail_on=config.severity("fail_on"), min_severity=config.severity("min_severity"),
                         format=fmt, baseline=load_baseline(args.baseline) if args.baseline else None,
                         gate_all=args.gate_all,
-                        sarif_path=sarif_path, attestation=attestation)
+                        sarif_path=sarif_path, attestation=attestation,
+                        label_column=config.value("label_column"), text_columns=config.columns("text_columns"))
 
 
 def finish_scan(report: Report, settings: ScanSettings) -> Report:
@@ -125,7 +149,9 @@ def add_audit_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
                                                                "project files inside them)")
     show.add_argument("--config", metavar="FILE", help="project file to read instead of the working directory's")
     for key, flag in FLAGS.items():
-        show.add_argument(flag, dest=key, metavar=key.upper().replace("_", "-"), help=f"as on aisec scan ({key})")
+        if key not in ("label_column", "text_columns"):
+            show.add_argument(flag, dest=key, metavar=key.upper().replace("_", "-"), help=f"as on aisec scan ({key})")
+    add_column_options(show)
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=run_config_show)
 
@@ -152,6 +178,7 @@ def add_audit_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run_config_show(args: argparse.Namespace) -> int:
     """``aisec config show``."""
     cli = {key: getattr(args, key) for key in FLAGS}
+    cli.update(_column_flags(args))
     for key in ("fail_on", "min_severity"):
         if cli[key] is not None:
             try:

@@ -7,9 +7,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aisec.engine.yamlio import first_validation_problem, read_yaml
 from aisec.errors import ConfigError
@@ -28,15 +28,17 @@ CONFIG_ENV = "AISEC_CONFIG"
 """Environment variable naming a project file explicitly, like ``--config``."""
 MAX_PYPROJECT_BYTES = 1024 * 1024
 
-KEYS = ("policy", "fail_on", "min_severity", "format", "rules")
+KEYS = ("policy", "fail_on", "min_severity", "format", "rules", "label_column", "text_columns")
 """The settings a project file, the environment and the command line can give."""
 ENV_VARS = {key: f"AISEC_{key.upper()}" for key in KEYS}
-"""``AISEC_POLICY``, ``AISEC_FAIL_ON``, ``AISEC_MIN_SEVERITY``, ``AISEC_FORMAT``, ``AISEC_RULES``."""
+"""``AISEC_POLICY``, ``AISEC_FAIL_ON``, ``AISEC_MIN_SEVERITY``, ``AISEC_FORMAT``, ``AISEC_RULES``,
+``AISEC_LABEL_COLUMN``, ``AISEC_TEXT_COLUMNS`` (comma-separated)."""
 FLAGS = {"policy": "--policy", "fail_on": "--fail-on", "min_severity": "--min-severity", "format": "--format",
-         "rules": "--rules"}
+         "rules": "--rules", "label_column": "--label-column", "text_columns": "--text-column"}
 DEFAULTS: Mapping[str, str | None] = {"policy": "default", "fail_on": None, "min_severity": None, "format": "text",
-                                      "rules": None}
-"""Built-in defaults; None for fail_on and min_severity means "the policy's own value"."""
+                                      "rules": None, "label_column": None, "text_columns": None}
+"""Built-in defaults; None for fail_on and min_severity means "the policy's own value", for the dataset columns
+"the policy's, else inferred"."""
 
 SeverityName = Literal["critical", "high", "medium", "low", "info"]
 FormatName = Literal["text", "json", "sarif", "gitlab-sast"]
@@ -49,6 +51,8 @@ class _ProjectSpec(BaseModel):
     min_severity: SeverityName | None = None
     format: FormatName | None = None
     rules: str | None = None
+    label_column: str | None = Field(default=None, min_length=1)
+    text_columns: list[Annotated[str, Field(min_length=1)]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +79,15 @@ class EffectiveConfig:
         """``fail_on`` or ``min_severity`` as a :class:`Severity` (None: the policy decides)."""
         text = self.value(key)
         return Severity.parse(text) if text is not None else None
+
+    def columns(self, key: str) -> tuple[str, ...]:
+        """``text_columns`` as names (stored comma-separated, as ``AISEC_TEXT_COLUMNS`` gives them)."""
+        return split_columns(self.value(key))
+
+
+def split_columns(text: str | None) -> tuple[str, ...]:
+    """``"a, b"`` → ``("a", "b")``; ``None`` or blanks → ``()``."""
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
 def resolve(*, cli: Mapping[str, str | None], env: Mapping[str, str] | None = None, cwd: Path | None = None,
@@ -118,6 +131,8 @@ def _pick(key: str, flag: str | None, env: Mapping[str, str], spec: _ProjectSpec
     if raw:  # an empty variable counts as unset, so CI templates can pass optional inputs through
         return Setting(value=_check_env(key, raw, var), source=f"environment ({var})")
     from_file = getattr(spec, key) if spec is not None else None
+    if isinstance(from_file, list):
+        from_file = ",".join(from_file)
     if from_file is not None and project_path is not None:
         if key in ("policy", "rules"):
             from_file = _relative_to_file(key, from_file, project_path)
@@ -131,6 +146,8 @@ def _check_env(key: str, raw: str, var: str) -> str:
             return Severity.parse(raw).value
         if key == "format":
             _ProjectSpec.model_validate({"format": raw})
+        if key == "text_columns":
+            return ",".join(split_columns(raw))
     except (ValueError, ValidationError) as exc:
         message = str(exc) if not isinstance(exc, ValidationError) else first_validation_problem(exc)[1]
         raise ConfigError(message, source=f"environment variable {var}") from None
@@ -256,6 +273,8 @@ def describe(config: EffectiveConfig, *, policy_fail_on: str | None = None,
         if value is None and key in policy_values:
             value = policy_values[key] or "(the policy's)"
             origin = "the policy"
+        elif value is None and key in ("label_column", "text_columns"):
+            value, origin = "(the policy's, else inferred per file)", "the policy"
         lines.append(f"{key:<13} {value if value is not None else '(none)':<20} from {origin}")
     lines.extend(f"notice: {n}" for n in config.notices)
     return "\n".join(lines) + "\n"

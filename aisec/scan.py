@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from aisec import __version__
 from aisec.analyzers import fact_catalog
+from aisec.datasets import role_notice
+from aisec.datasets.settings import load_settings
 from aisec.discovery import discover
 from aisec.engine.evaluate import BoundRule, apply_suppressions, at_or_above, descriptors, findings_for, select_rules
 from aisec.engine.policy import Policy, load_policy
@@ -32,21 +37,52 @@ def load_configuration(policy: str | Path = "default", rules_dir: str | Path | N
                             source=str(rules_dir))
         rules = tuple(sorted(rules + extra, key=lambda r: r.id))
     loaded = load_policy(policy, policies_dir=builtin_policies_dir())
+    load_settings(loaded.settings)  # a bad settings.dataset block fails the scan before it starts, not per file
     return loaded, rules, select_rules(rules, loaded)
+
+
+def with_dataset_roles(policy: Policy, *, label_column: str | None = None,
+                       text_columns: Sequence[str] = ()) -> Policy:
+    """The policy with the dataset label/text columns set for every file (``--label-column``/``--text-column``).
+
+    They beat the policy's file-wide columns and its per-file ``settings.dataset.roles`` entries alike (the
+    command line is the most explicit choice); the policy digest covers them.
+    """
+    if label_column is None and not text_columns:
+        return policy
+    dataset: dict[str, Any] = dict(policy.settings.get("dataset") or {})
+    given: dict[str, Any] = {}
+    if label_column is not None:
+        given["label_column"] = label_column
+    if text_columns:
+        given["text_columns"] = list(text_columns)
+    entries = []
+    for entry in dataset.get("roles") or []:
+        kept = {k: v for k, v in entry.items() if k not in given} if isinstance(entry, Mapping) else entry
+        if not isinstance(kept, Mapping) or set(kept) - {"glob"}:
+            entries.append(kept)
+    dataset.update(given, **({"roles": entries} if "roles" in dataset else {}))
+    settings = MappingProxyType({**policy.settings, "dataset": dataset})
+    load_settings(settings)
+    digest = hashlib.sha256(f"{policy.digest}\ndataset roles {sorted(given.items())}".encode()).hexdigest()
+    return replace(policy, settings=settings, digest=digest)
 
 
 def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_dir: str | Path | None = None,
          today: dt.date | None = None, fail_on: Severity | None = None, min_severity: Severity | None = None,
          jobs: int | None = None, executor: Executor | None = None,
-         progress: Callable[[int, int], Progress] | None = None) -> Report:
+         progress: Callable[[int, int], Progress] | None = None, label_column: str | None = None,
+         text_columns: Sequence[str] = ()) -> Report:
     """Scan files and folders under a policy and return the report. Never executes an artifact.
 
     ``jobs`` worker processes analyze artifacts in parallel (default: one per CPU; each file gets
     ``max_seconds_per_file``); ``jobs=0`` analyzes in this process. The report does not depend on ``jobs``.
     ``progress(files, bytes)``, when given, is called once after discovery and returns a per-artifact callback.
+    ``label_column``/``text_columns`` name the dataset columns for every file (see :func:`with_dataset_roles`).
     """
     started = _now()
     loaded, _rules, bound = load_configuration(policy, rules_dir)
+    loaded = with_dataset_roles(loaded, label_column=label_column, text_columns=text_columns)
     found = discover(paths, loaded.limits)
     if executor is None:
         count = default_jobs() if jobs is None else jobs
@@ -68,7 +104,8 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
         artifacts=tuple(r.artifact for r in results), findings=tuple(sorted(kept, key=Finding.sort_key)),
         suppressed=tuple(sorted(suppressed, key=Finding.sort_key)),
         errors=tuple(sorted(set(errors), key=lambda e: (e.path, e.location.sort_key(), e.reason, e.message))),
-        unused_suppressions=tuple(unused), started_utc=started, finished_utc=_now())
+        unused_suppressions=tuple(unused), started_utc=started, finished_utc=_now(),
+        notices=role_notice.notices((r.artifact.path, f) for r in results for f in r.facts))
 
 
 def _target_error_findings(errors: Sequence[ScanError], rules: Sequence[BoundRule]) -> list[Finding]:

@@ -17,6 +17,7 @@ from aisec.datasets.limiter import Limiter
 from aisec.datasets.profile import Profile
 from aisec.datasets.reading import file_sha256, rows_of
 from aisec.datasets.records import Observation, ReadIssue, Row
+from aisec.datasets.role_notice import fact_detail, missing_roles
 from aisec.datasets.roles import infer_roles
 from aisec.datasets.settings import DatasetSettings, load_settings
 from aisec.datasets.text_signals import TextScanner
@@ -41,6 +42,8 @@ DATASET_FACTS = {
     "dataset.malformed": "raw data that does not read cleanly: invalid UTF-8, NUL, stray BOM, unparseable or "
                          "ragged row",
     "dataset.roles": "column roles aisec inferred (text, label, id columns) because the policy did not set them",
+    "dataset.roles_missing": "roles (label, text) no column was configured for or inferred as; rules needing them "
+                             "did not run",
     "dataset.rows": "rows read from the dataset file",
     "dataset.sampled": "statistical rules ran on a seeded reservoir sample because the file exceeds the row cap",
     "dataset.fact_overflow": "a signal occurred more often than the per-signal cap; the value is its fact key",
@@ -86,7 +89,7 @@ class DatasetAnalyzer:
 
     def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
         """Yield the facts of one dataset file (or archive member)."""
-        settings = load_settings(context.settings)
+        settings = load_settings(context.settings).for_path(context.path)
         kind = _kind_of(source)
         run = _Run(settings=settings, context=context)
         with ExitStack() as stack:
@@ -138,6 +141,10 @@ class _Run:
             yield self.context.fact("dataset.roles", summary, text=", ".join(roles.text), label=roles.label or "",
                                     ids=", ".join(roles.ids), numeric=len(roles.numeric),
                                     categorical=len(roles.categorical))
+        missing = missing_roles(roles, s)
+        if missing is not None:
+            yield Fact(key="dataset.roles_missing", value=", ".join(missing.roles), location=self.context.at(),
+                       detail=fact_detail(missing, roles))
         for row, flagged in head:
             self.profile.add(row, flagged)
         for row in rows:

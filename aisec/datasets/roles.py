@@ -66,8 +66,9 @@ def infer_roles(rows: Sequence[Row], settings: DatasetSettings) -> Roles:
     if settings.label_column is None:
         for name in columns:
             n, _share, distinct, _mean = stats[name]
+            # One distinct value is accepted: a file sorted by label starts with a single class.
             if _is_label_name(name, settings.label_name_patterns) and n and \
-                    1 < distinct <= settings.label_max_classes and distinct < max(2, 0.5 * n):
+                    distinct <= settings.label_max_classes and distinct < max(2, 0.5 * n):
                 label = name
                 inferred["label"] = f"{name} (named like a label, {distinct} distinct values in {n} sampled rows)"
                 break

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from aisec.datasets.file_roles import FileRoles, parse_file_roles, pick
 from aisec.errors import PolicyError
 
 
@@ -19,6 +20,9 @@ class DatasetSettings:
     """The label column; inferred from names like ``label``/``target``/``class`` when unset."""
     id_columns: tuple[str, ...] = ()
     """Columns ignored by duplicate and label analysis (row ids, timestamps)."""
+    roles: tuple[FileRoles, ...] = ()
+    """Per-file roles (``{glob, label_column, text_columns, id_columns}``); the first matching glob wins over the
+    three file-wide settings above."""
     expected_label_distribution: Mapping[str, float] = field(default_factory=dict)
     """Expected share of each label; compared with a chi-square test when given."""
     manifest: str | None = None
@@ -43,7 +47,8 @@ class DatasetSettings:
     label_max_classes: int = 50
     """A label column has at most this many distinct values."""
     label_name_patterns: tuple[str, ...] = ("label", "labels", "target", "class", "y", "category", "sentiment",
-                                            "intent", "tag", "outcome")
+                                            "intent", "tag", "outcome", "polarity", "emotion", "stance",
+                                            "gold_label", "diagnosis", "species")
     """Column names (case-insensitive, also as a ``_label`` suffix) taken as the label when not configured."""
     model_max_rows: int = 20_000
     """Rows kept for statistical and model-based rules; beyond this a seeded reservoir sample is used."""
@@ -94,8 +99,17 @@ class DatasetSettings:
     trusted_package_indexes: tuple[str, ...] = ("pypi.org", "files.pythonhosted.org", "registry.npmjs.org")
     """Hosts a ``pip install --index-url`` may point to without being reported."""
 
+    def for_path(self, path: str) -> DatasetSettings:
+        """These settings with the first ``roles`` entry that matches the report path ``path`` applied."""
+        entry = pick(self.roles, path)
+        if entry is None:
+            return self
+        return replace(self, label_column=entry.label_column or self.label_column,
+                       text_columns=entry.text_columns or self.text_columns,
+                       id_columns=entry.id_columns or self.id_columns)
 
-_TUPLES = {f.name for f in fields(DatasetSettings) if str(f.type).startswith("tuple")}
+
+_TUPLES = {f.name for f in fields(DatasetSettings) if str(f.type).startswith("tuple")} - {"roles"}
 
 
 def load_settings(settings: Mapping[str, Any]) -> DatasetSettings:
@@ -111,7 +125,9 @@ def load_settings(settings: Mapping[str, Any]) -> DatasetSettings:
             raise PolicyError(f"unknown dataset setting {key!r} (known: {', '.join(sorted(known))})",
                               field=f"settings.dataset.{key}")
         default = known[key]
-        if key in _TUPLES:
+        if key == "roles":
+            value = parse_file_roles(value)
+        elif key in _TUPLES:
             if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
                 raise PolicyError(f"settings.dataset.{key} must be a list of strings", field=f"settings.dataset.{key}")
             value = tuple(value)
