@@ -7,6 +7,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aisec.analyzers import AnalysisContext, Analyzer, analyzers_for
 from aisec.discovery import Discovered, zip_names
@@ -26,13 +27,15 @@ class ArtifactResult:
     facts: tuple[Fact, ...]
     findings: tuple[Finding, ...]
     errors: tuple[ScanError, ...]
+    partials: tuple[Any, ...] = ()
+    """Plain-data partial state for a merge step (dataset shards: counts, hashes, a sample)."""
 
 
 def analyze_artifact(item: Discovered, rules: Sequence[BoundRule], policy: Policy) -> ArtifactResult:
     """Analyze one artifact and evaluate the rules over its facts; failures become data, never exceptions."""
     artifact = item.artifact
     context = AnalysisContext(path=artifact.path, limits=policy.limits, settings=policy.settings,
-                              nested=_analyze_nested, fs_path=item.fs_path)
+                              nested=_analyze_nested, fs_path=item.fs_path, dataset_group=item.dataset_group)
     facts = list(_core_facts(artifact, context))
     if artifact.size > policy.limits.max_file_bytes:
         context.error("limit", f"file is larger than max_file_bytes={policy.limits.max_file_bytes}",
@@ -43,7 +46,7 @@ def analyze_artifact(item: Discovered, rules: Sequence[BoundRule], policy: Polic
                  for e in context.errors)
     facts.sort(key=Fact.sort_key)
     return ArtifactResult(artifact=artifact, facts=tuple(facts), findings=tuple(findings_for(artifact, facts, rules)),
-                          errors=tuple(context.errors))
+                          errors=tuple(context.errors), partials=tuple(context.partials))
 
 
 def _core_facts(artifact: Artifact, context: AnalysisContext) -> Iterator[Fact]:

@@ -34,6 +34,8 @@ class Discovered:
 
     artifact: Artifact
     fs_path: Path
+    dataset_group: str | None = None
+    """The shard group (``data/train-*-of-00008.parquet``) this dataset file belongs to, if any."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,8 +12,11 @@ from typing import Any
 
 from aisec import __version__
 from aisec.analyzers import fact_catalog
+from aisec.analyzers.dataset import DatasetAnalyzer
+from aisec.analyzers.dataset_shards import merge_groups
 from aisec.datasets import role_notice
 from aisec.datasets.settings import load_settings
+from aisec.datasets.shards import group_shards
 from aisec.discovery import discover
 from aisec.engine.evaluate import BoundRule, apply_suppressions, at_or_above, descriptors, findings_for, select_rules
 from aisec.engine.policy import Policy, load_policy
@@ -84,15 +87,21 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
     loaded, _rules, bound = load_configuration(policy, rules_dir)
     loaded = with_dataset_roles(loaded, label_column=label_column, text_columns=text_columns)
     found = discover(paths, loaded.limits)
+    kinds = DatasetAnalyzer.kinds
+    groups = group_shards((i.artifact.path, i.artifact.kind.value) for i in found.items if i.artifact.kind in kinds)
+    items = tuple(replace(i, dataset_group=groups.get(i.artifact.path)) for i in found.items)
     if executor is None:
         count = default_jobs() if jobs is None else jobs
         executor = InProcessExecutor() if count == 0 else ProcessExecutor(count)
     callback = None
     if progress is not None:
         callback = progress(len(found.items), sum(item.artifact.size for item in found.items))
-    results = executor.run(found.items, bound, loaded, callback)
+    results = executor.run(items, bound, loaded, callback)
     findings = [f for r in results for f in r.findings]
     errors = list(found.errors) + [e for r in results for e in r.errors]
+    for artifact, facts, group_errors in merge_groups(results, loaded.settings):
+        findings.extend(findings_for(artifact, facts, bound))
+        errors.extend(group_errors)
     findings.extend(_target_error_findings(found.errors, bound))
     floor = min_severity or loaded.min_severity
     kept, suppressed, unused = apply_suppressions(at_or_above(findings, floor), loaded.suppressions,

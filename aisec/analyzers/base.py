@@ -38,6 +38,10 @@ class AnalysisContext:
     """Set by the scanner: analyze a member's bytes with every analyzer for its kind."""
     fs_path: Any = None
     """The artifact's filesystem path (a ``pathlib.Path``) for analyzers that need siblings; may be None."""
+    dataset_group: str | None = None
+    """The shard group of a dataset file: cross-row analysis is deferred to the group's merge step."""
+    partials: list[Any] = field(default_factory=list)
+    """Plain-data partial state an analyzer leaves for a merge step (one per shard of a dataset group)."""
 
     def at(self, **fields: Any) -> Location:
         """A location in the current source (member chain filled in)."""

