@@ -21,7 +21,7 @@ from aisec.datasets.profile import Profile, SampleRow
 from aisec.datasets.records import Observation
 from aisec.datasets.settings import DatasetSettings, load_settings
 from aisec.datasets.shard_state import ShardState
-from aisec.model import Artifact, Fact, Location, Scalar, ScanError
+from aisec.model import Artifact, Fact, Location, RelatedLocation, Scalar, ScanError
 
 _ROWS_LIST = re.compile(r"^(?P<items>\d+(?:, \d+)*)(?P<tail>, … \(\d+ in all\))?$")
 
@@ -49,6 +49,13 @@ class _Index:
             line = int(lines[local])
             return self.states[i], local, line if line > 0 else None
         return self.states[i], local, self._sample_lines[i].get(local)
+
+    def related(self, row: int) -> RelatedLocation:
+        """A global row as a related location in its shard, labelled with its row index there."""
+        state, local, line = self.locate(row)
+        return RelatedLocation(location=Location(path=state.path, line=line,
+                                                 pointer=None if line is not None else f"/{local}"),
+                               message=f"row {local}")
 
     def describe(self, row: int) -> str:
         """``path:line`` (or ``path row N``) of a global row, for evidence lists."""
@@ -151,11 +158,19 @@ def group_facts(states: Sequence[ShardState], settings: DatasetSettings) -> list
                                   "note": "duplicate-text, label and trigger rules over the shard group used a "
                                           "seeded sample"}))
     limiter = Limiter(cap=settings.max_facts_per_signal)
+    related: dict[tuple[str, Location, str], tuple[RelatedLocation, ...]] = {}
     for obs in cross_row_observations(profile, settings):
         location, detail = _localize(obs, index)
+        if obs.related:
+            cap = settings.max_related_locations
+            detail.update(affected_rows=len(obs.related), related_shown=min(cap, len(obs.related)))
+            # The merged profile's row index is the group row; its virtual line is that plus one.
+            related[(obs.key, location, repr(_scalar(obs.value)))] = tuple(
+                index.related(r.index) for r in obs.related[:cap])
         limiter.add(obs.key, _scalar(obs.value), location, detail, None)
     for key in sorted(limiter.kept):
-        facts.extend(Fact(key=key, value=value, location=location, detail=detail)
+        facts.extend(Fact(key=key, value=value, location=location, detail=detail,
+                          related=related.get((key, location, repr(value)), ()))
                      for location, value, detail in limiter.kept[key])
     facts.extend(Fact(key="dataset.fact_overflow", value=key, location=first,
                       detail={"total": total, "reported": kept, "cap": settings.max_facts_per_signal})
