@@ -23,6 +23,14 @@ UNSAFE_KINDS = frozenset({ArtifactKind.PICKLE, ArtifactKind.PYTORCH_ZIP, Artifac
                           ArtifactKind.ZLIB, ArtifactKind.GZIP, ArtifactKind.BZIP2, ArtifactKind.XZ,
                           ArtifactKind.LZ4})
 """Kinds that deserialize with pickle (directly or once decompressed)."""
+REMOTE_CODE_FACTS: Mapping[str, str] = {
+    "hf.remote_code_import": "a module imported by remote code (auto_map modules, Keras Lambda source)",
+    "hf.remote_code_call": "a call (resolved through imports) made by remote code (auto_map modules, Keras Lambda "
+                           "source)",
+    "hf.remote_code_obfuscation": "remote code that decodes data and runs or imports it (exec/eval/compile/"
+                                  "__import__ of base64, zlib, codecs, hex, chr or reversed-string output)",
+}
+"""Facts of the Python source analysis shared by every analyzer that meets source code (parsed, never run)."""
 MAX_MODULES = 64
 """Most remote-code modules (referenced plus their relative imports) parsed per folder."""
 MAX_SNIFFED_FILES = 1000
@@ -39,8 +47,7 @@ class HFFolderAnalyzer:
         **TEMPLATE_FACTS,
         "hf.remote_code": "an auto_map entry that makes transformers import code from the repository "
                           "(trust_remote_code); detail 'exists' says if the module file is present",
-        "hf.remote_code_import": "a module imported by remote code referenced from auto_map",
-        "hf.remote_code_call": "a call (resolved through imports) made by remote code referenced from auto_map",
+        **REMOTE_CODE_FACTS,
         "hf.unsafe_format_with_safetensors": "a pickle-based weights file in a folder that also has safetensors",
     }
 
@@ -128,7 +135,7 @@ class HFFolderAnalyzer:
                 context.error("malformed", f"remote code {file_name} does not parse: {exc}",
                               location=self._where(context, file_name))
                 continue
-            facts, relatives = _code_facts(tree, file_name, context, self._where)
+            facts, relatives = code_facts(tree, file_name, context, self._where)
             yield from facts
             base = file_name.rsplit("/", 1)[0] + "/" if "/" in file_name else ""
             queue.extend(f"{base}{r.replace('.', '/')}.py" for r in relatives
@@ -208,10 +215,14 @@ def _is_file(path: Path | None) -> bool:
         return False
 
 
-def _code_facts(tree: ast.Module, file_name: str, context: AnalysisContext, where: Any,
-                ) -> tuple[list[Fact], list[str]]:
-    """Imports and resolved calls of one module, and the relative modules it imports."""
-    aliases: dict[str, str] = {}
+def code_facts(tree: ast.Module, file_name: str, context: AnalysisContext, where: Any, *,
+               preset: Mapping[str, str] | None = None) -> tuple[list[Fact], list[str]]:
+    """Imports, resolved calls and obfuscated execution of one module, and the relative modules it imports.
+
+    ``where(context, file_name, line=...)`` builds each fact's location; ``preset`` names the code can use
+    without importing them (a Lambda runs with its defining module's globals).
+    """
+    aliases: dict[str, str] = dict(preset or {})
     facts: list[Fact] = []
     relatives: list[str] = []
     seen: set[tuple[str, str]] = set()
@@ -252,7 +263,34 @@ def _code_facts(tree: ast.Module, file_name: str, context: AnalysisContext, wher
             else:
                 continue
             add("hf.remote_code_call", resolved, node.lineno)
+            if resolved in _RUNS_CODE and any(_decodes(arg, aliases) for arg in node.args):
+                add("hf.remote_code_obfuscation", resolved, node.lineno)
     return facts, relatives
+
+
+UNIMPORTED_MODULES: Mapping[str, str] = {name: name for name in (
+    "os", "sys", "subprocess", "socket", "shutil", "ctypes", "pty", "marshal", "pickle", "runpy", "requests",
+    "urllib", "importlib", "builtins", "codecs", "base64", "zlib")}
+"""Module names a Lambda's source may use bare: Keras rebuilds it with its module's globals, which often hold them."""
+_RUNS_CODE = frozenset({"builtins.exec", "builtins.eval", "builtins.compile", "builtins.__import__",
+                        "importlib.import_module", "marshal.loads", "pickle.loads"})
+_DECODERS = frozenset({"b64decode", "b32decode", "b16decode", "a85decode", "b85decode", "standard_b64decode",
+                       "urlsafe_b64decode", "decodebytes", "decompress", "unhexlify", "fromhex", "decode",
+                       "loads", "rot13", "translate"})
+
+
+def _decodes(node: ast.expr, aliases: dict[str, str]) -> bool:
+    """True when an argument is computed by decoding: a decoder call, ``chr``-built text or a reversed string."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            func = sub.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name in _DECODERS or (name == "chr" and "chr" not in aliases):
+                return True
+        if isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Slice) and \
+                isinstance(sub.slice.step, ast.UnaryOp) and isinstance(sub.slice.step.op, ast.USub):
+            return True  # "metsys.so"[::-1]
+    return False
 
 
 def _dotted(node: ast.expr) -> str | None:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import binascii
+import contextlib
 import json
 import lzma
 import re
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from aisec.analyzers.base import AnalysisContext
+from aisec.analyzers.hf_folder import REMOTE_CODE_FACTS, UNIMPORTED_MODULES, code_facts
 from aisec.errors import ArtifactError, LimitExceeded
-from aisec.model import ArtifactKind, Fact
+from aisec.model import ArtifactKind, Fact, Location
 from aisec.source import BytesSource, Source, buffered
 from aisec.strictjson import strict_json
 
@@ -39,6 +43,7 @@ class KerasAnalyzer:
         "keras.external_reference": "a URL or a path outside the model (absolute, ..) in a layer config",
         "keras.torch_module_wrapper": "a TorchModuleWrapper layer, which torch.load-s (unpickles) its module",
         "keras.config_source": "where the model config was read from (h5 attribute, config.json)",
+        **REMOTE_CODE_FACTS,
     }
 
     def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
@@ -182,7 +187,7 @@ def _object(node: dict[str, Any], pointer: str, context: AnalysisContext) -> Ite
     config = node.get("config")
     loc = context.at(pointer=pointer or "/")
     if class_name == "Lambda" and isinstance(config, dict):
-        yield _lambda(config, loc, context)
+        yield from _lambda(config, loc, context)
     if class_name == "TorchModuleWrapper":
         yield context.fact("keras.torch_module_wrapper", str(config.get("name", "")) if isinstance(config, dict)
                            else "", location=loc)
@@ -201,7 +206,7 @@ def _object(node: dict[str, Any], pointer: str, context: AnalysisContext) -> Ite
         yield context.fact("keras.custom_object", registered, location=loc, class_name=class_name)
 
 
-def _lambda(config: dict[str, Any], loc: Any, context: AnalysisContext) -> Fact:
+def _lambda(config: dict[str, Any], loc: Location, context: AnalysisContext) -> Iterator[Fact]:
     function = config.get("function")
     code: Any = None
     if isinstance(function, list) and function:
@@ -219,9 +224,34 @@ def _lambda(config: dict[str, Any], loc: Any, context: AnalysisContext) -> Fact:
         if data and data[0] in _MARSHAL_CODE:
             bytecode, size = True, len(data)
     described = function if isinstance(function, str) and not bytecode else ""
-    return context.fact("keras.lambda_layer", str(config.get("name", "")), location=loc, bytecode=bytecode,
-                        bytecode_bytes=size, function=described[:200],
-                        function_type=str(config.get("function_type", "")))
+    name = str(config.get("name", ""))
+    yield context.fact("keras.lambda_layer", name, location=loc, bytecode=bytecode, bytecode_bytes=size,
+                       function=described[:200], function_type=str(config.get("function_type", "")))
+    if isinstance(code, str) and not bytecode:
+        yield from _lambda_source(code, name, loc, context)
+
+
+def _lambda_source(code: str, name: str, loc: Location, context: AnalysisContext) -> Iterator[Fact]:
+    """A Lambda stored as Python source (plain or base64 text) is analyzed like remote code: parsed, never run.
+
+    A bare function name (``scale_inputs``) parses too and yields nothing: it names a registered function.
+    """
+    candidates = [code]
+    data = _b64(code, context)
+    if data:
+        with contextlib.suppress(UnicodeDecodeError):
+            candidates.append(data.decode("utf-8"))
+    for text in candidates:
+        if len(text) > context.limits.max_header_bytes:
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        label = f"Lambda layer '{name}'"
+        facts, _ = code_facts(tree, label, context, lambda _ctx, _file, line: replace(loc, line=line),
+                              preset=UNIMPORTED_MODULES)
+        yield from facts
 
 
 def _b64(text: str, context: AnalysisContext) -> bytes | None:

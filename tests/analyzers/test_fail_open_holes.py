@@ -248,3 +248,51 @@ def test_standard_framing_is_not_a_mismatch(tmp_path: Path, protocol: int) -> No
     for compress in (0, 3):
         facts, _, _ = analyze_bytes(tmp_path, gp.joblib_dump(obj, compress=compress), f"d{compress}.joblib")
         assert not values(facts, "pickle.frame_mismatch")
+
+
+# --- 5. Keras Lambda layers stored as Python source ----------------------------------------------------------
+
+def _keras3(source: str) -> bytes:
+    from gen_graphs import keras3_model, keras_zip
+
+    return keras_zip(keras3_model(gh.lambda3(source)))
+
+
+@pytest.mark.parametrize(("source", "call"), [
+    ("lambda x: __import__('os').system('id') or x", "builtins.__import__"),
+    ("lambda x: os.system('id') or x", "os.system"),
+    ("lambda x: subprocess.run(['id']) and x", "subprocess.run"),
+    ("lambda x: eval(x)", "builtins.eval"),
+])
+def test_lambda_source_is_analyzed_like_remote_code(tmp_path: Path, source: str, call: str) -> None:
+    """Before: only the generic medium (AISEC-MDL-026) whatever the source did."""
+    facts, findings, _ = analyze_bytes(tmp_path, _keras3(source), "model.keras")
+    assert call in values(facts, "hf.remote_code_call")
+    assert any(f.rule_id == "AISEC-MDL-040" and f.severity.rank >= 3 for f in findings)
+
+
+def test_lambda_source_in_base64_in_a_keras2_h5(tmp_path: Path) -> None:
+    from gen_graphs import keras2_model, keras_h5
+
+    data = keras_h5(keras2_model(gh.lambda2_b64("lambda x: os.popen('id').read()")))
+    facts, findings, _ = analyze_bytes(tmp_path, data, "model.h5")
+    assert "os.popen" in values(facts, "hf.remote_code_call")
+    assert "AISEC-MDL-040" in rule_ids(findings)
+
+
+@pytest.mark.parametrize("source", [
+    "lambda x: exec(__import__('base64').b64decode('aW1wb3J0IG9z'))",
+    "lambda x: eval(''.join(chr(c) for c in [49]))",
+    "lambda x: __import__('so'[::-1])",
+    "lambda x: exec(bytes.fromhex('70617373'))",
+])
+def test_obfuscated_lambda_source_is_high(tmp_path: Path, source: str) -> None:
+    facts, findings, _ = analyze_bytes(tmp_path, _keras3(source), "model.keras")
+    assert values(facts, "hf.remote_code_obfuscation")
+    assert "AISEC-MDL-047" in rule_ids(findings)
+
+
+@pytest.mark.parametrize("source", ["lambda x: x * 2.0 + 1", "scale_inputs", "lambda x: tf.nn.relu(x)"])
+def test_plain_lambda_source_stays_at_the_generic_medium(tmp_path: Path, source: str) -> None:
+    _, findings, _ = analyze_bytes(tmp_path, _keras3(source), "model.keras")
+    assert rule_ids([f for f in findings if f.severity.rank >= 2]) == {"AISEC-MDL-026"}
