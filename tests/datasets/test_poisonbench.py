@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.poisonbench import corpora, recipes
+from benchmarks.poisonbench import corpora, evaluate, recipes
 from benchmarks.poisonbench.generate import generate
 
 ROWS = 200
@@ -175,3 +175,21 @@ def test_corpora_are_real_and_labelled() -> None:
     assert len(speeches.records) > 2_000 and speeches.labels() == ["democrat", "republican"]
     digits = corpora.table("digits")
     assert len(digits.records) == 1797 and len(digits.feature_columns) == 64
+
+
+def test_evaluator_maps_findings_to_the_poisoned_rows(tmp_path: Path) -> None:
+    # Hidden Unicode is found cell by cell; the evaluator must map those findings (CSV lines with quoted
+    # newlines, JSONL lines, Parquet pointers) back to exactly the poisoned records, and see the twin clean.
+    truth = generate(tmp_path, rows=100, seed=3, families=("hidden_unicode",), rates=(0.1,),
+                     datasets=("reviews", "chat"))
+    cells = evaluate.evaluate(tmp_path, formats=("csv", "parquet", "jsonl"), log=io.StringIO())
+    assert sorted(c.meta["format"] for c in cells) == ["csv", "jsonl", "parquet"]
+    for cell in cells:
+        expected = set(truth["files"][cell.name]["poisoned_rows"])
+        found = cell.aisec.found_medium
+        assert found <= expected, (cell.name, sorted(found - expected))  # a wrong mapping lands on other rows
+        assert len(found) >= 0.8 * len(expected), (cell.name, sorted(expected - found))
+        assert cell.twin.medium_findings == 0, cell.name
+    table = evaluate.markdown(cells, datalab=False)
+    assert table.count("\n| reviews | hidden_unicode | 10 % |") == 2
+    assert "\n| chat | hidden_unicode | 10 % | jsonl |" in table
