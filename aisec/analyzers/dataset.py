@@ -12,8 +12,9 @@ from types import MappingProxyType
 from typing import Any, BinaryIO
 
 from aisec.analyzers.base import AnalysisContext
-from aisec.datasets import dedup, labels, manifest, triggers
+from aisec.datasets import dedup, instruction_triggers, labels, manifest, triggers
 from aisec.datasets.limiter import Limiter
+from aisec.datasets.pairs import PairCollector
 from aisec.datasets.profile import Profile
 from aisec.datasets.reading import file_sha256, rows_of
 from aisec.datasets.records import Observation, ReadIssue, Row
@@ -58,6 +59,8 @@ DATASET_FACTS = {
     "dataset.label_conflict": "rows with identical features but different labels",
     "dataset.label_distribution": "p-value of a chi-square test of the label counts against the expected shares",
     "dataset.backdoor_trigger": "a rare n-gram or value enriched for one label and confirmed by ablation",
+    "dataset.instruction_trigger": "a prompt phrase whose rows' answers collapse to one (degenerate, identical or "
+                                   "fixed) answer that the rest of their prompts does not explain",
     "dataset.manifest_mismatch": "the file differs from the dataset manifest named in the policy (value: what changed)",
 }
 POISON_KEYS = frozenset(CELL_FACTS) - {"dataset.url_host"}
@@ -126,6 +129,7 @@ class _Run:
                                    trusted_indexes=settings.trusted_package_indexes,
                                    secret_min_entropy=settings.secret_min_entropy, max_chars=settings.max_cell_chars)
         self.profile: Profile | None = None
+        self.pairs = PairCollector(settings.model_max_rows, settings.seed)
         self.issues: list[ReadIssue] = []
         self.sha256 = ""
         self.size = 0
@@ -150,8 +154,10 @@ class _Run:
                        detail=fact_detail(missing, roles))
         for row, flagged in head:
             self.profile.add(row, flagged)
+            self.pairs.add(row)
         for row in rows:
             self.profile.add(row, self._cells(row))
+            self.pairs.add(row)
         self.rows = self.profile.rows
         if kind is not ArtifactKind.PARQUET:  # Parquet is hashed in _manifest, only when one is compared
             if self._manifest_source() is not None:
@@ -223,6 +229,10 @@ class _Run:
 
     def _dataset_observations(self, profile: Profile) -> Iterator[Observation]:
         yield from profile.observations()
+        pairs = self.pairs.pairs()
+        if pairs:
+            # Per file, also for a shard of a group (pairs are not yet part of the shard state).
+            yield from instruction_triggers.observations(pairs, self.settings, sampled=self.pairs.sampled)
         if self.context.dataset_group is not None and self.context.member is None:
             # A shard: rows are compared across the whole group once every shard is read (dataset_shards.py).
             self.context.partials.append(shard_state(profile, path=self.context.path,
