@@ -23,7 +23,7 @@ import numpy as np
 
 from aisec.datasets.minhash import MinHasher, near_duplicate_clusters, shingles
 from aisec.datasets.pairs import Pair
-from aisec.datasets.records import Observation, Span
+from aisec.datasets.records import Observation, RowRef, Span
 from aisec.datasets.settings import DatasetSettings
 
 MAX_NGRAM = 5
@@ -302,4 +302,6 @@ def observations(pairs: Sequence[Pair], settings: DatasetSettings, *, sampled: b
                                   "p_value": float(f"{trig.p_value:.3g}"),
                                   "p_value_bonferroni": float(f"{trig.adjusted:.3g}"),
                                   "context_check": trig.context, "context_score": trig.context_score,
-                                  "rows": listed + more, "sampled": sampled})
+                                  "rows": listed + more, "sampled": sampled},
+                          related=tuple(RowRef(index=p.index, span=Span(line=p.line), pointer=p.answer_pointer)
+                                        for p in rows))
