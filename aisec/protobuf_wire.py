@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple, Union, overload
 
@@ -161,24 +162,77 @@ _ONNX_MODEL_FIELDS = {1: VARINT, 2: LEN, 3: LEN, 4: LEN, 5: VARINT, 6: LEN, 7: L
 
 def classify(head: bytes) -> str | None:
     """Tell ONNX ModelProto, TF SavedModel and TF GraphDef apart by structure: an ArtifactKind value or None."""
-    if head[:1] not in (b"\x08", b"\x0a"):
+    if head[:1] not in (b"\x08", b"\x0a", b"\x12", b"\x18", b"\x22"):
         return None
     shape = top_level_shape(head)
     if not shape:
         return None
     numbers = {n for n, _ in shape}
+    if shape[0] == (2, LEN):
+        # A SavedModel whose schema version is 0 (omitted, as proto3 does for zero): meta_graphs first.
+        if numbers <= {1, 2} and _submessage_ok(head, 2, {1, 2, 3, 4, 5, 6, 7, 8, 9}):
+            return "tf_savedmodel"
+        # Or a GraphDef whose function library (2) was written before its nodes.
+        if all(_GRAPH_DEF_FIELDS.get(n) == w for n, w in shape) and _graph_def_nodes(head):
+            return "protobuf"
+        return None
     if shape[0] == (1, VARINT):
+        if head[:1] == b"\x08" and is_onnx_tensor(head):
+            return None  # dims first, like a ModelProto's ir_version: a tensor, not a model
         if numbers <= {1, 2} and (2, LEN) in shape and _submessage_ok(head, 2, {1, 2, 3, 4, 5, 6, 7, 8, 9}):
             return "tf_savedmodel"
         if all(_ONNX_MODEL_FIELDS.get(n) == w for n, w in shape) and numbers & {7, 8}:
             return "onnx"
         return None
-    # A GraphDef starts with a newline byte (tag of field 1): demand a control byte text would not contain.
+    # A GraphDef starts with a newline byte (tag of field 1): demand a control byte text would not contain,
+    # or, for a small graph whose bytes happen to be printable, structure all the way down.
     binary = any(b < 0x20 and b not in (0x09, 0x0A, 0x0D) for b in head[:256])
-    if shape[0] == (1, LEN) and binary and numbers <= {1, 2, 3, 4} and \
-            _submessage_ok(head, 1, {1, 2, 3, 4, 5, 6, 7}):
+    if shape[0] == (1, LEN) and numbers <= {1, 2, 3, 4} and \
+            _submessage_ok(head, 1, {1, 2, 3, 4, 5, 6, 7}) and (binary or _graph_def_nodes(head)):
+        return "protobuf"
+    # Parsers take fields in any order: versions (4) or version (3) first is still a GraphDef.
+    if shape[0] in ((3, VARINT), (4, LEN)) and all(_GRAPH_DEF_FIELDS.get(n) == w for n, w in shape) and \
+            _graph_def_nodes(head):
         return "protobuf"
     return None
+
+
+_GRAPH_DEF_FIELDS = {1: LEN, 2: LEN, 3: VARINT, 4: LEN}
+
+
+def _graph_def_nodes(head: bytes) -> bool:
+    """The whole fields of ``head`` hold at least one node, and every node has a name and an identifier op."""
+    complete = head[:_complete_prefix(head)]
+    try:
+        nodes = [f for f in iter_fields(complete) if f.number == 1 and f.wire_type == LEN]
+        for node in nodes:
+            fields = {f.number: f for f in iter_fields(complete, node.start, node.end)}
+            op = fields.get(2)
+            if 1 not in fields or op is None or op.wire_type != LEN or \
+                    not _OP_NAME.fullmatch(bytes(complete[op.start:op.end])):
+                return False
+    except ProtobufError:
+        return False
+    return bool(nodes)
+
+
+_OP_NAME = re.compile(rb"[A-Z][A-Za-z0-9_>]{0,127}")
+"""TensorFlow op names (``REGISTER_OP``): a capital, then letters, digits, underscores (``_Send`` aside)."""
+
+
+def is_onnx_tensor(data: bytes) -> bool:
+    """The whole of ``data`` is an ONNX TensorProto (dims, data_type, name, raw_data …, fields 1-14), as the ONNX
+    test suites and external-data exports write them; such a file is data, however printable its bytes are."""
+    try:
+        fields = list(iter_fields(data))
+    except ProtobufError:
+        return False
+    numbers = {f.number for f in fields}
+    data_type = [f for f in fields if f.number == 2]
+    return bool(fields) and numbers <= set(range(1, 15)) and len(data_type) == 1 and \
+        data_type[0].wire_type == VARINT and 1 <= data_type[0].value <= 23 and \
+        all(f.wire_type in (VARINT, LEN) for f in fields if f.number in (1, 2, 8, 9)) and \
+        bool(numbers & {4, 5, 6, 7, 9, 10, 11, 13})
 
 
 def _submessage_ok(head: bytes, number: int, allowed: set[int]) -> bool:

@@ -192,6 +192,8 @@ def classify_zip(names: tuple[str, ...]) -> ArtifactKind:
 def _sniff_text(head: bytes, name: str) -> ArtifactKind:
     if _looks_like_text_pickle(head):
         return ArtifactKind.PICKLE
+    if head[:1] in (b"\x08", b"\x0a") and len(head) < SNIFF_BYTES and protobuf_wire.is_onnx_tensor(head):
+        return ArtifactKind.BINARY  # an ONNX TensorProto is data, however printable its bytes happen to be
     if b"\x00" in head[:8192]:
         return ArtifactKind.ONNX if _looks_like_onnx(head) else _protobuf_or_binary(head)
     try:

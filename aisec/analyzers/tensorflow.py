@@ -63,10 +63,13 @@ class TensorFlowAnalyzer:
             for item in pw.iter_fields(data):
                 if item.number == SAVED_MODEL_META_GRAPHS and item.wire_type == pw.LEN:
                     _meta_graph(data, item, seen)
-        elif layout == "protobuf":
-            _graph(data, 0, len(data), seen, saver_scope="")
-        else:
+            if not seen.ops and data[:1] == b"\x12":
+                # Field 2 first is also a GraphDef whose function library comes before its nodes.
+                layout, seen = "protobuf", _Seen()
+        if layout not in ("tf_savedmodel", "protobuf"):
             return
+        if layout == "protobuf":
+            _graph(data, 0, len(data), seen, saver_scope="")
         if layout == "protobuf" and seen.invalid_ops and not seen.ops:
             return  # GraphDef-shaped but no op name is valid (e.g. keras_metadata.pb): some other message
         yield context.fact("tf.format", "saved_model" if layout == "tf_savedmodel" else "graph_def")

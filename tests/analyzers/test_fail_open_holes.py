@@ -296,3 +296,51 @@ def test_obfuscated_lambda_source_is_high(tmp_path: Path, source: str) -> None:
 def test_plain_lambda_source_stays_at_the_generic_medium(tmp_path: Path, source: str) -> None:
     _, findings, _ = analyze_bytes(tmp_path, _keras3(source), "model.keras")
     assert rule_ids([f for f in findings if f.severity.rank >= 2]) == {"AISEC-MDL-026"}
+
+
+# --- 6. protobufs: structure beats printability -------------------------------------------------------------
+
+def _pyfunc_graphs() -> dict[str, bytes]:
+    from gen_graphs import function, graph, node
+
+    pyfunc = node("cb", "PyFunc", "x")
+    return {
+        "versions-first": gh.graph_fields_reordered([node("x", "Placeholder"), pyfunc], [], first="versions"),
+        "library-first": gh.graph_fields_reordered([node("x", "Placeholder")],
+                                                   [function("__inference_f_1", pyfunc)], first="library"),
+        "saved-model-v0": gh.saved_model_without_version(graph([node("x", "Placeholder"), pyfunc])),
+    }
+
+
+@pytest.mark.parametrize("layout", ["versions-first", "library-first", "saved-model-v0"])
+def test_tensorflow_graphs_in_any_field_order_reach_the_op_rules(tmp_path: Path, layout: str) -> None:
+    """Before: sniffed as text (or nothing), so PyFunc never reached AISEC-MDL-031."""
+    facts, findings, _ = analyze_bytes(tmp_path, _pyfunc_graphs()[layout], "saved_model.pb")
+    assert values(facts, "artifact.kind") & {"protobuf", "tf_savedmodel"}
+    assert "PyFunc" in values(facts, "tf.op")
+    assert "AISEC-MDL-031" in rule_ids(findings)
+
+
+def _onnx_test_tensors() -> list[Path]:
+    import onnx
+
+    root = Path(onnx.__file__).parent / "backend" / "test" / "data"
+    found = sorted(root.glob("*/*/test_data_set_0/*.pb"))
+    assert len(found) > 100, root
+    return found
+
+
+def test_onnx_test_suite_tensors_are_data_not_text() -> None:
+    """The ONNX package's own test tensors (TensorProto): before, 14 were 'text' and 2 'onnx' (a model)."""
+    from aisec.sniff import SNIFF_BYTES, sniff
+
+    kinds = {p.relative_to(p.parents[3]).as_posix(): sniff(p.read_bytes()[:SNIFF_BYTES], name=p.name).value
+             for p in _onnx_test_tensors()}
+    assert {k for k in kinds.values()} == {"binary"}, {p: k for p, k in kinds.items() if k != "binary"}
+
+
+def test_text_is_still_text() -> None:
+    from aisec.sniff import sniff
+
+    for text in (b'"a","b"\n"1","2"\n', b"\nhello\n", b'"quoted" words\n' * 3, b"\x08"):
+        assert sniff(text, name="x.txt").value in ("text", "csv", "binary"), text
