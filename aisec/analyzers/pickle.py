@@ -90,6 +90,9 @@ class PickleAnalyzer:
                                  "(frame-ends-inside-an-opcode, frame-inside-a-frame, frame-past-stop, "
                                  "frame-covers-joblib-array-data); detail "
                                  "frame_end",
+        "pickle.joblib_side_file": "the file a joblib <= 0.9 NDArrayWrapper makes joblib.load read (np.load with "
+                                   "allow_pickle=True); detail 'escapes' is true unless it is a plain file name "
+                                   "beside the pickle",
         "torch.weights_only_hazard": "an opcode pattern behind a PyTorch weights_only unpickler bypass or "
                                      "memory-safety bug",
     }

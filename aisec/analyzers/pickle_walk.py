@@ -33,6 +33,11 @@ _MEMO_GET = frozenset({"GET", "BINGET", "LONG_BINGET"})
 _CALL_OPS = frozenset({"REDUCE", "NEWOBJ", "NEWOBJ_EX", "OBJ", "INST"})
 _JOBLIB_WRAPPERS = frozenset({"joblib.numpy_pickle.NumpyArrayWrapper",
                               "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper"})
+_JOBLIB_SIDE_FILE_WRAPPERS = frozenset(f"{package}.{module}.{cls}" for package in ("joblib", "sklearn.externals.joblib")
+                                       for module in ("numpy_pickle", "numpy_pickle_compat")
+                                       for cls in ("NDArrayWrapper", "ZNDArrayWrapper"))
+"""joblib <= 0.9 array records: joblib.load reads ``os.path.join(<pickle's folder>, filename)``, the plain
+wrapper with ``np.load(allow_pickle=True)``."""
 _MAX_INLINE_ARRAYS_DEPTH = 4
 _PUSHES_GLOBAL = frozenset({"GLOBAL", "STACK_GLOBAL", "GET", "BINGET", "LONG_BINGET", "DUP"})
 
@@ -178,6 +183,8 @@ def walk(stream: BinaryIO, size: int, *, max_opcodes: int, max_stack: int,
             return
         elif name == "BUILD":
             target = yield from _build(frame, offset)
+            if isinstance(target, Obj) and target.origin in _JOBLIB_SIDE_FILE_WRAPPERS:
+                yield _side_file_event(target, offset)
             if isinstance(target, Obj) and target.origin in _JOBLIB_WRAPPERS:
                 # joblib commits the frame right after the wrapper and reads the array from the file itself:
                 # a frame that goes on past the BUILD would make joblib read the array from after the frame.
@@ -379,6 +386,16 @@ def _build(frame: _Frame, offset: int) -> Generator[PickleEvent, None, Any]:
         target.state = state
         yield PickleEvent(kind="build", name=target.origin, offset=offset, opcode="BUILD")
     return target
+
+
+def _side_file_event(wrapper: Obj, offset: int) -> PickleEvent:
+    """The side file a joblib <= 0.9 record names; it escapes unless it is a plain name beside the pickle."""
+    info = wrapper.state if isinstance(wrapper.state, Dct) else None
+    name = info.get("filename") if info is not None else None
+    text = name.value if isinstance(name, Const) and isinstance(name.value, str) else None
+    escapes = text is None or text in ("", ".", "..") or "/" in text or "\\" in text or ":" in text or "\0" in text
+    return PickleEvent(kind="joblib_side_file", name=text if text is not None else "<not a literal name>",
+                       offset=offset, opcode="BUILD", detail={"wrapper": wrapper.origin, "escapes": escapes})
 
 
 def _skip_joblib_array(wrapper: Obj, capped: _Capped | BytesIO, size: int, offset: int, *, max_opcodes: int,

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aisec.engine.conditions import BoundCondition, ValueRef, bind, evaluate
+from aisec.engine.conditions import BoundCondition, FactPredicate, ValueRef, bind, evaluate
 from aisec.engine.policy import Policy, SuppressionRule
 from aisec.engine.rules import Rule
 from aisec.errors import PolicyError
@@ -28,6 +28,9 @@ class BoundRule:
     rule: Rule
     descriptor: RuleDescriptor
     condition: BoundCondition
+    entries: tuple[tuple[str, str], ...] = ()
+    """The (value, reason) entries of the policy list the rule's fact is matched against, when it is one."""
+    entries_op: str = ""
 
 
 def select_rules(rules: Sequence[Rule], policy: Policy) -> tuple[BoundRule, ...]:
@@ -51,8 +54,35 @@ def select_rules(rules: Sequence[Rule], policy: Policy) -> tuple[BoundRule, ...]
             continue
         severity = policy.severity_overrides.get(rule.id, rule.descriptor.severity)
         descriptor = replace(rule.descriptor, severity=severity)
-        bound.append(BoundRule(rule=rule, descriptor=descriptor, condition=_bind(rule, policy)))
+        entries, entries_op = _list_entries(rule, policy)
+        bound.append(BoundRule(rule=rule, descriptor=descriptor, condition=_bind(rule, policy), entries=entries,
+                               entries_op=entries_op))
     return tuple(bound)
+
+
+def _list_entries(rule: Rule, policy: Policy) -> tuple[tuple[tuple[str, str], ...], str]:
+    """A rule whose condition is one fact matched against a policy list (glob/in): that list's entries.
+
+    Findings then name the entry (and its reason) that matched, so a reader sees which line of the policy
+    allowed or denied what.
+    """
+    condition = rule.condition
+    if not isinstance(condition, FactPredicate) or condition.check.field is not None:
+        return (), ""
+    ref = condition.check.ref
+    if ref is None or ref.namespace != "lists" or condition.check.op not in ("glob", "in") or \
+            ref.name not in policy.lists:
+        return (), ""
+    return tuple((str(v), str(r)) for v, r in policy.lists[ref.name]), condition.check.op
+
+
+def _matched_entry(bound: BoundRule, value: Scalar) -> tuple[str, str] | None:
+    text = str(value)
+    for entry, reason in bound.entries:
+        if (bound.entries_op == "glob" and fnmatch.fnmatchcase(text, entry)) or \
+                (bound.entries_op == "in" and text == entry):
+            return entry, reason
+    return None
 
 
 def _enabled(rule: Rule, policy: Policy) -> bool:
@@ -112,6 +142,9 @@ def _findings(artifact: Artifact, bound: BoundRule, witnesses: list[Fact]) -> li
 def _finding(artifact: Artifact, bound: BoundRule, fact: Fact | None) -> Finding:
     location = fact.location if fact is not None else None
     path = (location.path if location is not None and location.path else artifact.path)
+    matched = _matched_entry(bound, fact.value) if fact is not None and bound.entries else None
+    if fact is not None and matched is not None:
+        fact = replace(fact, detail={**fact.detail, "list_entry": matched[0], "list_reason": matched[1]})
     evidence: dict[str, Scalar] = {}
     if fact is not None:
         evidence = {"fact": fact.key, "value": _clip(fact.value), **{k: _clip(v) for k, v in fact.detail.items()}}

@@ -107,3 +107,41 @@ def test_denylist_exception_is_exact(tmp_path: Path) -> None:
     assert not _loud(analyze_bytes(tmp_path, ok)[1])
     near = ops.wrap4(ops.call(ops.stack_global("torch.serialization", "_get_layouts"), ops.unicode("x")))
     assert "AISEC-MDL-001" in rule_ids(analyze_bytes(tmp_path, near)[1])
+
+
+def test_joblib_historic_side_files_are_plain_names(tmp_path: Path) -> None:
+    """joblib 0.9.2's own dumps name their side files plainly: a side-file fact each, none escaping."""
+    data = (CORPUS.parent / "joblib_historic" / "joblib_0.9.2_pickle_py35_np19.pkl").read_bytes()
+    facts, findings, _ = analyze_bytes(tmp_path, data)
+    sides = [f for f in facts if f.key == "pickle.joblib_side_file"]
+    assert len(sides) == 4 and not any(f.detail["escapes"] for f in sides)
+    assert not _loud(findings)
+
+
+@pytest.mark.parametrize("name", ["/etc/x.npy", "../x.npy", "a/b.npy", "C:x.npy", ""])
+def test_joblib_side_file_outside_the_folder_is_high(tmp_path: Path, name: str) -> None:
+    from gen_allowlist import ndarray_wrapper
+
+    _, findings, _ = analyze_bytes(tmp_path, ndarray_wrapper(name))
+    assert "AISEC-MDL-062" in rule_ids(findings)
+
+
+def test_joblib_wrapper_called_directly_is_high(tmp_path: Path) -> None:
+    """NDArrayWrapper(filename, subclass) sets the side file by constructor: only NEWOBJ + state is admitted."""
+    data = ops.wrap4(ops.call(ops.stack_global("joblib.numpy_pickle", "NDArrayWrapper"), ops.unicode("/etc/x.npy"),
+                              ops.stack_global("numpy", "ndarray")))
+    _, findings, _ = analyze_bytes(tmp_path, data)
+    assert "AISEC-MDL-002" in rule_ids(findings)
+
+
+def test_audit_names_the_entry_that_allowed_or_denied_each_global(tmp_path: Path) -> None:
+    """--policy audit: AISEC-MDL-060/061 name the admitting entry and its reason; MDL-001 names the denying one."""
+    _, findings, _ = analyze_bytes(tmp_path, (CORPUS / "xgboost" / "classifier.pkl").read_bytes())
+    admitted = {f.evidence["value"]: f for f in findings if f.rule_id in ("AISEC-MDL-060", "AISEC-MDL-061")}
+    booster = admitted["xgboost.core.Booster"]
+    assert booster.rule_id == "AISEC-MDL-061" and booster.evidence["list_entry"] == "xgboost.core.Booster"
+    assert "XGBoosterUnserializeFromBuffer" in str(booster.evidence["list_reason"])
+    assert "'builtins.bytearray' (plain value)" in admitted["builtins.bytearray"].message
+    _, denied, _ = analyze_bytes(tmp_path, ops.getattr_call(CMD))
+    system = next(f for f in denied if f.rule_id == "AISEC-MDL-001" and f.evidence["value"] == "os.system")
+    assert system.evidence["list_entry"] in ("os.*", "os.system")
