@@ -16,15 +16,33 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Protocol
+from typing import Any, Protocol
 
+from aisec import file_progress
 from aisec.analysis import ArtifactResult, analyze_artifact, failed_result
 from aisec.discovery import Discovered
 from aisec.engine.evaluate import BoundRule
 from aisec.engine.policy import Policy
 
 Progress = Callable[[ArtifactResult], None]
-"""Called in the parent once per finished artifact (in completion order)."""
+"""Called in the parent once per finished artifact (in completion order). A progress object may also have
+``in_file(path, rows, bytes_read, size)``: executors call it while a large file is analysed."""
+IN_FILE_MIN_BYTES = 64 * 1024 * 1024
+"""Files at least this large report rows and bytes while they are analysed …"""
+IN_FILE_AFTER_SECONDS = 1.0
+"""… once they have taken this long."""
+
+
+def _in_file(progress: Progress | None, item: Discovered, started: float) -> Callable[[int, int], None] | None:
+    """The in-file progress callback for ``item``, or ``None`` when nobody shows it or the file is small."""
+    shown = getattr(progress, "in_file", None)
+    if shown is None or item.artifact.size < IN_FILE_MIN_BYTES:
+        return None
+
+    def report(rows: int, bytes_read: int) -> None:
+        if time.monotonic() - started >= IN_FILE_AFTER_SECONDS:
+            shown(item.artifact.path, rows, bytes_read, item.artifact.size)
+    return report
 
 
 class Executor(Protocol):
@@ -43,11 +61,15 @@ class InProcessExecutor:
             progress: Progress | None = None) -> list[ArtifactResult]:
         """Analyze every item in order."""
         results = []
-        for item in items:
-            result = analyze_artifact(item, rules, policy)
-            if progress is not None:
-                progress(result)
-            results.append(result)
+        try:
+            for item in items:
+                file_progress.set_sink(_in_file(progress, item, time.monotonic()))
+                result = analyze_artifact(item, rules, policy)
+                if progress is not None:
+                    progress(result)
+                results.append(result)
+        finally:
+            file_progress.set_sink(None)
         return results
 
 
@@ -55,14 +77,20 @@ class InProcessExecutor:
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
+    counter: Any
+    """Shared (rows, bytes read) of the file the worker is analysing, for the progress display."""
     task: int | None = None
     started: float = 0.0
     done: list[int] = field(default_factory=list)
 
 
-def _worker_main(conn: Connection, rules: Sequence[BoundRule], policy: Policy) -> None:
+def _worker_main(conn: Connection, rules: Sequence[BoundRule], policy: Policy, counter: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     _cap_memory(policy.limits.max_worker_memory_bytes)
+
+    def report(rows: int, bytes_read: int) -> None:
+        counter[0], counter[1] = rows, bytes_read
+    file_progress.set_sink(report)
     while True:
         try:
             message = conn.recv()
@@ -113,9 +141,17 @@ class ProcessExecutor:
                     if worker.task is None and pending:
                         index = pending.pop()
                         worker.task, worker.started = index, time.monotonic()
+                        worker.counter[0], worker.counter[1] = 0, 0
                         worker.conn.send((index, items[index]))
                 busy = [w for w in workers if w.task is not None]
-                ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=0.5)
+                # Poll more often while someone shows in-file progress (a worker only updates shared counters).
+                poll = 0.25 if getattr(progress, "in_file", None) is not None else 0.5
+                ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=poll)
+                for worker in busy:
+                    assert worker.task is not None
+                    shown = _in_file(progress, items[worker.task], worker.started)
+                    if shown is not None:
+                        shown(int(worker.counter[0]), int(worker.counter[1]))
                 for i, worker in enumerate(workers):
                     if worker.task is None:
                         continue
@@ -136,10 +172,11 @@ class ProcessExecutor:
 
     def _spawn(self, rules: Sequence[BoundRule], policy: Policy) -> _Worker:
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child, rules, policy), daemon=True)
+        counter = self._context.Array("q", 2, lock=False)
+        process = self._context.Process(target=_worker_main, args=(child, rules, policy, counter), daemon=True)
         process.start()
         child.close()
-        return _Worker(process=process, conn=parent)
+        return _Worker(process=process, conn=parent, counter=counter)
 
     def _collect(self, worker: _Worker, ready: Sequence[object], items: Sequence[Discovered],
                  rules: Sequence[BoundRule], budget: float) -> ArtifactResult | None:

@@ -85,6 +85,8 @@ class ArtifactKind(enum.Enum):
     NPY = "npy"
     JSON = "json"
     JSONL = "jsonl"
+    JSON_RECORDS = "json_records"
+    """A JSON document holding an array of records (``[{...}, ...]`` or ``{"data": [...]}``): a dataset."""
     CSV = "csv"
     PARQUET = "parquet"
     SIGNATURE = "signature"

@@ -55,9 +55,10 @@ _COMPATIBLE: dict[str, frozenset[ArtifactKind]] = {
     "npz": frozenset({ArtifactKind.NPZ, ArtifactKind.ZIP}),
     "zip": frozenset({ArtifactKind.ZIP, ArtifactKind.PYTORCH_ZIP, ArtifactKind.KERAS_ZIP, ArtifactKind.NPZ,
                       ArtifactKind.TORCHSCRIPT_ZIP}),
-    "json": frozenset({ArtifactKind.JSON}),
-    "jsonl": frozenset({ArtifactKind.JSONL, ArtifactKind.JSON}),
+    "json": frozenset({ArtifactKind.JSON, ArtifactKind.JSON_RECORDS}),
+    "jsonl": frozenset({ArtifactKind.JSONL, ArtifactKind.JSON, ArtifactKind.JSON_RECORDS}),
     "text": frozenset({ArtifactKind.TEXT, ArtifactKind.CSV, ArtifactKind.JSON, ArtifactKind.JSONL,
+                       ArtifactKind.JSON_RECORDS,
                        ArtifactKind.EMPTY, ArtifactKind.JINJA, ArtifactKind.PYTHON}),
     "csv": frozenset({ArtifactKind.CSV, ArtifactKind.TEXT}),
     "python": frozenset({ArtifactKind.PYTHON, ArtifactKind.TEXT}),
@@ -215,7 +216,9 @@ def _classify_text(text: str, name: str) -> ArtifactKind:
             return ArtifactKind.JSONL
         if '"mediaType"' in stripped[:2048] and "sigstore" in stripped[:2048]:
             return ArtifactKind.SIGNATURE
-        return ArtifactKind.JSON
+        from aisec.datasets.json_array_reader import looks_like_records
+
+        return ArtifactKind.JSON_RECORDS if looks_like_records(stripped) else ArtifactKind.JSON
     if _looks_like_python(text, lower):
         return ArtifactKind.PYTHON  # Python source that merely holds template strings is still Python
     if "{%" in text or ("{{" in text and lower.endswith((".jinja", ".j2"))):

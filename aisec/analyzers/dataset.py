@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO
 
+from aisec import file_progress
 from aisec.analyzers.base import AnalysisContext
 from aisec.datasets import dedup, instruction_triggers, labels, manifest, triggers
 from aisec.datasets.limiter import Limiter
@@ -90,7 +91,7 @@ class DatasetAnalyzer:
     """Streams a dataset once; per-cell rules see every row, statistical rules a bounded (sampled) view."""
 
     name = "dataset"
-    kinds = frozenset({ArtifactKind.CSV, ArtifactKind.JSONL, ArtifactKind.PARQUET})
+    kinds = frozenset({ArtifactKind.CSV, ArtifactKind.JSONL, ArtifactKind.PARQUET, ArtifactKind.JSON_RECORDS})
     provides: Mapping[str, str] = MappingProxyType({**CELL_FACTS, **DATASET_FACTS})
 
     def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
@@ -158,6 +159,8 @@ class _Run:
         for row in rows:
             self.profile.add(row, self._cells(row))
             self.pairs.add(row)
+            if not self.profile.rows % file_progress.EVERY_ROWS:
+                file_progress.report(self.profile.rows, reader.bytes_read)
         self.rows = self.profile.rows
         if kind is not ArtifactKind.PARQUET:  # Parquet is hashed in _manifest, only when one is compared
             if self._manifest_source() is not None:

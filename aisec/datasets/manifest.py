@@ -19,7 +19,7 @@ from aisec.sniff import SNIFF_BYTES, sniff
 MANIFEST_VERSION = 1
 SIBLING_NAME = "aisec-dataset-manifest.json"
 """A manifest with this name beside a dataset file is compared automatically when the policy names none."""
-DATASET_KINDS = frozenset({ArtifactKind.CSV, ArtifactKind.JSONL, ArtifactKind.PARQUET})
+DATASET_KINDS = frozenset({ArtifactKind.CSV, ArtifactKind.JSONL, ArtifactKind.PARQUET, ArtifactKind.JSON_RECORDS})
 
 
 @dataclass(frozen=True, kw_only=True)

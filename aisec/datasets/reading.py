@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aisec.datasets.csv_reader import read_csv
+from aisec.datasets.json_array_reader import read_json_array
 from aisec.datasets.jsonl_reader import read_jsonl
 from aisec.datasets.lines import HashingReader
 from aisec.datasets.parquet_reader import read_parquet
@@ -35,6 +36,10 @@ def rows_of(handle: BinaryIO, kind: ArtifactKind, *, settings: DatasetSettings, 
                                   max_values=settings.max_values_per_record, issues=issues)
     if kind is ArtifactKind.PARQUET:
         return reader, read_parquet(handle, max_rows=limits.max_dataset_rows, issues=issues)
+    if kind is ArtifactKind.JSON_RECORDS:
+        return reader, read_json_array(reader, max_line_bytes=settings.max_line_bytes,
+                                       max_rows=limits.max_dataset_rows, max_values=settings.max_values_per_record,
+                                       issues=issues)
     raise ValueError(f"not a dataset kind: {kind.value}")
 
 

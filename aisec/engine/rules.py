@@ -105,6 +105,10 @@ def _kinds(spec: _RuleSpec, source: str) -> frozenset[ArtifactKind] | None:
             known = ", ".join(k.value for k in ArtifactKind)
             raise RuleError(f"unknown artifact kind {name!r} (known: *, {known})", source=source,
                             rule_id=spec.id, field=f"applies_to[{i}]") from None
+    if ArtifactKind.JSONL in kinds:
+        # A JSON array of records is JSON Lines in one document (read record by record), so every rule written
+        # for jsonl datasets applies to it; rule authors need not list both.
+        kinds.add(ArtifactKind.JSON_RECORDS)
     return frozenset(kinds)
 
 
