@@ -232,15 +232,15 @@ class _Run:
 
     def _dataset_observations(self, profile: Profile) -> Iterator[Observation]:
         yield from profile.observations()
+        if self.context.dataset_group is not None and self.context.member is None:
+            # A shard: rows and prompt → answer pairs are compared across the whole group once every shard is read
+            # (dataset_shards.py).
+            self.context.partials.append(shard_state(profile, path=self.context.path,
+                                                     group=self.context.dataset_group, pairs=self.pairs))
+            return
         pairs = self.pairs.pairs()
         if pairs:
-            # Per file, also for a shard of a group (pairs are not yet part of the shard state).
             yield from instruction_triggers.observations(pairs, self.settings, sampled=self.pairs.sampled)
-        if self.context.dataset_group is not None and self.context.member is None:
-            # A shard: rows are compared across the whole group once every shard is read (dataset_shards.py).
-            self.context.partials.append(shard_state(profile, path=self.context.path,
-                                                     group=self.context.dataset_group))
-            return
         yield from cross_row_observations(profile, self.settings)
 
     def _manifest_source(self) -> tuple[Path, str] | None:

@@ -4,6 +4,7 @@ it, and every fact points at the shard file and line where its row lives."""
 from __future__ import annotations
 
 import bisect
+import itertools
 import random
 import re
 from array import array
@@ -16,14 +17,16 @@ import numpy as np
 
 from aisec.analysis import ArtifactResult
 from aisec.analyzers.dataset import cross_row_observations
+from aisec.datasets import instruction_triggers
 from aisec.datasets.limiter import Limiter
+from aisec.datasets.pairs import Pair
 from aisec.datasets.profile import Profile, SampleRow
 from aisec.datasets.records import Observation
 from aisec.datasets.settings import DatasetSettings, load_settings
 from aisec.datasets.shard_state import ShardState
 from aisec.model import Artifact, Fact, Location, RelatedLocation, Scalar, ScanError
 
-_ROWS_LIST = re.compile(r"^(?P<items>\d+(?:, \d+)*)(?P<tail>, … \(\d+ in all\))?$")
+_ROWS_LIST = re.compile(r"^(?P<items>\d+(?:, \d+)*)(?P<tail>, … \(\d+ in all\)| \(\+\d+ more\))?$")
 
 
 class _Index:
@@ -50,11 +53,12 @@ class _Index:
             return self.states[i], local, line if line > 0 else None
         return self.states[i], local, self._sample_lines[i].get(local)
 
-    def related(self, row: int) -> RelatedLocation:
-        """A global row as a related location in its shard, labelled with its row index there."""
+    def related(self, row: int, pointer: str | None = None) -> RelatedLocation:
+        """A global row as a related location in its shard, labelled with its row index there (``pointer``: the
+        cell inside the record, e.g. a chat answer, which already names the shard's own row)."""
         state, local, line = self.locate(row)
         return RelatedLocation(location=Location(path=state.path, line=line,
-                                                 pointer=None if line is not None else f"/{local}"),
+                                                 pointer=pointer or (None if line is not None else f"/{local}")),
                                message=f"row {local}")
 
     def describe(self, row: int) -> str:
@@ -115,6 +119,22 @@ def _merged_sample(index: _Index, settings: DatasetSettings) -> list[SampleRow]:
     return out
 
 
+def _merged_pairs(index: _Index, settings: DatasetSettings) -> tuple[list[Pair], bool]:
+    """The group's prompt → answer pairs (row numbers of the group, virtual lines), sampled like the rows."""
+    seen = [s.pairs_seen for s in index.states]
+    total, k = sum(seen), settings.model_max_rows
+    per_shard: list[Sequence[Pair]] = [s.pairs for s in index.states]
+    if total > k:
+        starts = [sum(seen[:i]) for i in range(len(seen))]
+        rng = random.Random(settings.seed + 1)  # noqa: S311 - reproducible sampling, not secrecy
+        taken = Counter(bisect.bisect_right(starts, g) - 1 for g in rng.sample(range(total), k))
+        per_shard = [sorted(rng.sample(list(p), min(taken[i], len(p))), key=lambda q: q.index)
+                     for i, p in enumerate(per_shard)]
+    out = [replace(p, index=offset + p.index, line=offset + p.index + 1)
+           for offset, pairs in zip(index.offsets, per_shard, strict=True) for p in pairs]
+    return out, total > k
+
+
 def _scalar(value: Any) -> Scalar:
     return value if isinstance(value, (str, int, float, bool)) else str(value)
 
@@ -127,8 +147,8 @@ def _localize(obs: Observation, index: _Index) -> tuple[Location, dict[str, Scal
         state, local, line = index.locate(obs.span.line - 1)
         path = state.path
     pointer = obs.pointer
-    if line is None and local is not None:
-        pointer = f"/{local}" + (f"/{pointer}" if pointer and not pointer.startswith("/") else "")
+    if line is None and local is not None and not (pointer or "").startswith("/"):
+        pointer = f"/{local}" + (f"/{pointer}" if pointer else "")
     row = obs.detail.get("row")
     if isinstance(row, int) and not isinstance(row, bool):
         detail["row"] = index.locate(row)[1]
@@ -159,14 +179,19 @@ def group_facts(states: Sequence[ShardState], settings: DatasetSettings) -> list
                                           "seeded sample"}))
     limiter = Limiter(cap=settings.max_facts_per_signal)
     related: dict[tuple[str, Location, str], tuple[RelatedLocation, ...]] = {}
-    for obs in cross_row_observations(profile, settings):
+    pairs, pairs_sampled = _merged_pairs(index, settings)
+    observations = cross_row_observations(profile, settings)
+    if pairs:
+        observations = itertools.chain(instruction_triggers.observations(pairs, settings, sampled=pairs_sampled),
+                                       observations)
+    for obs in observations:
         location, detail = _localize(obs, index)
         if obs.related:
             cap = settings.max_related_locations
             detail.update(affected_rows=len(obs.related), related_shown=min(cap, len(obs.related)))
             # The merged profile's row index is the group row; its virtual line is that plus one.
             related[(obs.key, location, repr(_scalar(obs.value)))] = tuple(
-                index.related(r.index) for r in obs.related[:cap])
+                index.related(r.index, r.pointer) for r in obs.related[:cap])
         limiter.add(obs.key, _scalar(obs.value), location, detail, None)
     for key in sorted(limiter.kept):
         facts.extend(Fact(key=key, value=value, location=location, detail=detail,

