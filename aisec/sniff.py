@@ -221,6 +221,8 @@ def _classify_text(text: str, name: str) -> ArtifactKind:
         return ArtifactKind.JSON_RECORDS if looks_like_records(stripped) else ArtifactKind.JSON
     if _looks_like_python(text, lower):
         return ArtifactKind.PYTHON  # Python source that merely holds template strings is still Python
+    if lower.endswith((".yaml", ".yml")):
+        return ArtifactKind.TEXT  # YAML that holds Jinja is a config; its templates are analyzed per string
     if "{%" in text or ("{{" in text and lower.endswith((".jinja", ".j2"))):
         return ArtifactKind.JINJA
     if lower.endswith(".py"):

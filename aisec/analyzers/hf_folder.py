@@ -9,6 +9,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from aisec.analyzers.base import AnalysisContext
 from aisec.analyzers.jinja_template import TEMPLATE_FACTS, template_facts
 from aisec.model import ArtifactKind, Fact, Location
@@ -31,6 +33,10 @@ REMOTE_CODE_FACTS: Mapping[str, str] = {
                                   "__import__ of base64, zlib, codecs, hex, chr or reversed-string output)",
 }
 """Facts of the Python source analysis shared by every analyzer that meets source code (parsed, never run)."""
+MAX_YAML_BYTES = 4 * 1024 * 1024
+"""Largest YAML config whose strings are analyzed as templates."""
+MAX_YAML_STRINGS = 100_000
+"""Most YAML nodes visited per file (aliases can repeat a subtree many times)."""
 MAX_MODULES = 64
 """Most remote-code modules (referenced plus their relative imports) parsed per folder."""
 MAX_SNIFFED_FILES = 1000
@@ -62,10 +68,12 @@ class HFFolderAnalyzer:
             config = self._config(folder, name, context)
             if isinstance(config, dict):
                 yield from self._auto_map(folder, name, config, modules, context)
-        for name in TEMPLATE_FILES:
+        for name in _template_configs(folder, context):
             config = self._config(folder, name, context, report=False)
             if isinstance(config, dict):
                 yield from self._templates(name, config, context)
+        for name in _yaml_configs(folder):
+            yield from self._yaml_templates(folder, name, context)
         yield from self._remote_code(folder, modules, context)
         yield from self._formats(folder, context)
 
@@ -116,6 +124,33 @@ class HFFolderAnalyzer:
                     yield from template_facts(text, context, source=f"{name}:chat_template.{label}",
                                               location=self._where(context, name,
                                                                    pointer=f"/chat_template/{i}/template"))
+
+    def _yaml_templates(self, folder: Path, name: str, context: AnalysisContext) -> Iterator[Fact]:
+        """Jinja inside a YAML config (``chat_template: |``): parsed with safe_load, strings analyzed as templates.
+
+        A string under a key that names a template is a template; any other string is analyzed only for
+        escapes and obfuscation (ordinary YAML that merely contains ``{%`` is not a broken template).
+        """
+        data = _read(_inside(folder, name), context.limits.max_header_bytes)
+        if data is None or (b"{%" not in data and b"{{" not in data):
+            return
+        if len(data) > MAX_YAML_BYTES:
+            context.error("limit", f"{name} holds Jinja but is larger than {MAX_YAML_BYTES} bytes; its templates "
+                          "were not analyzed", location=self._where(context, name), limit="max_header_bytes")
+            return
+        try:
+            document = yaml.safe_load(data)
+        except (yaml.YAMLError, ValueError, RecursionError):
+            return  # not YAML a loader would read either
+        budget = [MAX_YAML_STRINGS]  # aliases can make a small document a huge tree: visit a bounded number
+        for pointer, key, text in _strings(document, "", "", 0, budget):
+            if "{%" not in text and "{{" not in text:
+                continue
+            templated = "template" in key.lower()
+            for fact in template_facts(text, context, source=f"{name}:{pointer.lstrip('/').replace('/', '.')}",
+                                       location=self._where(context, name, pointer=pointer or "/")):
+                if templated or fact.key in ("template.escape", "template.obfuscation"):
+                    yield fact
 
     def _remote_code(self, folder: Path, modules: list[tuple[str, str]], context: AnalysisContext,
                      ) -> Iterator[Fact]:
@@ -171,6 +206,48 @@ class HFFolderAnalyzer:
             if kind in UNSAFE_KINDS:
                 yield context.fact("hf.unsafe_format_with_safetensors", name, location=self._where(context, name),
                                    kind=kind.value, safetensors=safe[0])
+
+
+def _template_configs(folder: Path, context: AnalysisContext) -> list[str]:
+    """The known template files, then every other top-level JSON file that has a ``chat_template`` key."""
+    names = list(TEMPLATE_FILES)
+    for name in _listing(folder, (".json",)):
+        if name in names or (name in CONFIG_FILES and name not in TEMPLATE_FILES):
+            pass
+        if name not in names:
+            data = _read(_inside(folder, name), context.limits.max_header_bytes)
+            if data is not None and b'"chat_template"' in data:
+                names.append(name)
+    return names
+
+
+def _yaml_configs(folder: Path) -> list[str]:
+    return _listing(folder, (".yaml", ".yml"))
+
+
+def _listing(folder: Path, suffixes: tuple[str, ...]) -> list[str]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)[:MAX_SNIFFED_FILES]
+    except OSError:
+        return []
+    return [e.name for e in entries if e.name.lower().endswith(suffixes) and e.is_file(follow_symlinks=False)]
+
+
+def _strings(node: Any, pointer: str, key: str, depth: int, budget: list[int]) -> Iterator[tuple[str, str, str]]:
+    """(JSON pointer, nearest key, text) of the strings in a parsed YAML document (depth- and count-bounded)."""
+    budget[0] -= 1
+    if depth > 64 or budget[0] < 0:
+        return
+    if isinstance(node, str):
+        yield pointer, key, node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            name = str(k)
+            yield from _strings(v, f"{pointer}/{name.replace('~', '~0').replace('/', '~1')}", name, depth + 1,
+                                budget)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _strings(v, f"{pointer}/{i}", key, depth + 1, budget)
 
 
 def _inside(folder: Path, name: str) -> Path | None:

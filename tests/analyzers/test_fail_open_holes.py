@@ -344,3 +344,50 @@ def test_text_is_still_text() -> None:
 
     for text in (b'"a","b"\n"1","2"\n', b"\nhello\n", b'"quoted" words\n' * 3, b"\x08"):
         assert sniff(text, name="x.txt").value in ("text", "csv", "binary"), text
+
+
+# --- 7. chat templates beyond tokenizer_config.json ----------------------------------------------------------
+
+def _folder_facts(tmp_path: Path, files: dict[str, bytes]) -> list:  # type: ignore[type-arg]
+    from aisec.analyzers.hf_folder import HFFolderAnalyzer
+    from tests.analyzers.util import run
+
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    return run(HFFolderAnalyzer(), b"", fs_path=tmp_path).facts
+
+
+@pytest.mark.parametrize("value", ["string", "list"])
+def test_chat_template_in_any_json_config(tmp_path: Path, value: str) -> None:
+    """Before: only tokenizer_config.json, chat_template.json and processor_config.json were read."""
+    import json
+
+    import chat_templates as ct
+
+    template = ct.ESCAPES["subclasses"]
+    entry = template if value == "string" else [{"name": "default", "template": template}]
+    facts = _folder_facts(tmp_path, {"generation_config.json": json.dumps({"chat_template": entry}).encode(),
+                                     "config.json": b'{"model_type": "llama"}'})
+    escapes = [f for f in facts if f.key == "template.escape"]
+    assert escapes and {f.location.path.rsplit("/", 1)[-1] for f in escapes} == {"generation_config.json"}
+
+
+def test_jinja_inside_a_yaml_config_is_analyzed(tmp_path: Path) -> None:
+    import chat_templates as ct
+
+    body = "\n".join("  " + line for line in ct.ESCAPES["subclasses"].splitlines())
+    facts = _folder_facts(tmp_path, {"axolotl.yaml": f"base_model: x\nchat_template_jinja: |\n{body}\n".encode()})
+    assert any(f.key == "template.escape" for f in facts)
+    assert "axolotl.yaml:chat_template_jinja" in {f.value for f in facts if f.key == "template.found"}
+
+
+def test_ordinary_yaml_with_jinja_delimiters_is_not_a_broken_template(tmp_path: Path) -> None:
+    """A workflow file with ``{%`` in a shell line is YAML (text), not a Jinja template that fails to parse."""
+    from aisec.sniff import sniff
+
+    yaml_text = b"steps:\n  - run: echo '{% raw %} not closed'\n  - run: echo ${{ matrix.python }}\n"
+    assert sniff(yaml_text, name="ci.yml").value == "text"
+    facts = _folder_facts(tmp_path, {"ci.yml": yaml_text})
+    assert not [f for f in facts if f.key in ("template.parse_error", "template.escape")]
+    _, findings, errors = analyze_bytes(tmp_path, yaml_text, "workflow.yaml")
+    assert not [f for f in findings if f.severity.rank >= 2] and not errors
