@@ -391,3 +391,26 @@ def test_ordinary_yaml_with_jinja_delimiters_is_not_a_broken_template(tmp_path: 
     assert not [f for f in facts if f.key in ("template.parse_error", "template.escape")]
     _, findings, errors = analyze_bytes(tmp_path, yaml_text, "workflow.yaml")
     assert not [f for f in findings if f.severity.rank >= 2] and not errors
+
+
+# --- §4 severity by principle ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("ref", "files", "rule"), [
+    ("someone/other-repo--modeling_x.Model", {}, "AISEC-MDL-048"),
+    ("modeling_x.Model", {}, "AISEC-MDL-048"),
+    ("modeling_x.Model", {"modeling_x.py": b"import torch\n\nclass Model(torch.nn.Module):\n    pass\n"},
+     "AISEC-MDL-038"),
+])
+def test_auto_map_code_that_cannot_be_reviewed_is_high(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ref: str,
+                                                       files: dict[str, bytes], rule: str) -> None:
+    import json
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "x", "auto_map": {"AutoModel": ref}}))
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    report = scan([Path("model")], policy="default")
+    remote = {f.rule_id: f.severity.value for f in report.findings if f.rule_id in ("AISEC-MDL-038", "AISEC-MDL-048")}
+    assert remote == {rule: "high" if rule == "AISEC-MDL-048" else "medium"}

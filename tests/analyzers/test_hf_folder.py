@@ -28,13 +28,13 @@ def test_auto_map_references_with_existence_and_other_repos() -> None:
             if f.key == "hf.remote_code"}
     assert refs == {"configuration_tiny.TinyConfig": (True, "configuration_tiny.py", "/auto_map/AutoConfig"),
                     "modeling_tiny.TinyModel": (True, "modeling_tiny.py", "/auto_map/AutoModel")}
-    other = run(ANALYZER, b"", fs_path=FIXTURES / "AISEC-MDL-038" / "fail" / "other_repo")
+    other = run(ANALYZER, b"", fs_path=FIXTURES / "AISEC-MDL-048" / "fail" / "other_repo")
     assert [(f.detail["other_repo"], f.detail["exists"]) for f in other.facts if f.key == "hf.remote_code"] == \
         [("someone/tiny-code", False)]
 
 
 def test_tokenizer_auto_map_lists_skip_nulls() -> None:
-    result = run(ANALYZER, b"", fs_path=FIXTURES / "AISEC-MDL-038" / "fail" / "tokenizer_auto_map")
+    result = run(ANALYZER, b"", fs_path=FIXTURES / "AISEC-MDL-048" / "fail" / "tokenizer_auto_map")
     assert result.values("hf.remote_code") == ["tokenization_tiny.TinyTokenizer"]
 
 
