@@ -48,6 +48,8 @@ class _Element:
     parts: list[str] = field(default_factory=list)
     size: int = 0
     oversized: bool = False
+    scalar: bool = False
+    """A number, ``true``, ``false`` or ``null`` element (no tokens of its own; seen between separators)."""
 
     def add(self, text: str, line: int, base: int, *, newline: bool, cap: int) -> None:
         """Append a stretch of raw text that starts at ``line``, UTF-16 column ``base`` (0-based)."""
@@ -102,6 +104,9 @@ class _Scanner:
         self.in_string = False
         self.escape_pending = False
         self.current: _Element | None = None
+        self.slot = ""
+        """At the records array's level: ``open`` after its ``[``, ``sep`` after a comma, ``filled`` after an
+        element (a separator that finds ``open``/``sep`` closes a scalar element)."""
         self.done = False
         self.cap = max_record_chars
         self._last_line = 0
@@ -118,8 +123,14 @@ class _Scanner:
             if self.done:
                 break
             tok = match.group()
-            if self.array_depth is not None and len(self.stack) == self.array_depth and self.current is None \
-                    and tok not in ",]":
+            at_level = self.array_depth is not None and len(self.stack) == self.array_depth and self.current is None
+            if at_level and tok in ",]":
+                if self.slot == "sep" or (tok == "," and self.slot == "open"):
+                    yield _Element(line=piece.line, marks=[], scalar=True)
+                self.slot = "sep"
+            elif at_level:
+                self.slot = "filled"
+            if at_level and tok not in ",]":
                 base = piece.utf16_base + units.at(match.start())
                 self.current = _Element(line=piece.line, marks=[(0, piece.line, base)])
                 start, newline = match.start(), False
@@ -161,7 +172,7 @@ class _Scanner:
         if self.array_depth is None and tok == "[" and (
                 depth == 0 or (depth == 1 and self.stack[0] == "{" and self.expect_value and
                                self.key in WRAPPER_KEYS)):
-            self.array_depth = len(self.stack)
+            self.array_depth, self.slot = len(self.stack), "open"
         self.expect_value = False
 
     def _add(self, piece: Piece, units: _Units, start: int, end: int, newline: bool) -> None:
@@ -248,6 +259,10 @@ def _locator(element: _Element, raw: str, spans: _Spans, pointer: str) -> Callab
 
 
 def _row(element: _Element, index: int, max_values: int, issues: list[ReadIssue]) -> Row | None:
+    if element.scalar:
+        issues.append(ReadIssue(kind="not_object", line=element.line, index=index,
+                                message="array element is a number, true, false or null, not an object"))
+        return None
     if element.oversized:
         issues.append(ReadIssue(kind="oversized_line", line=element.line, index=index,
                                 message="record is longer than dataset max_line_bytes; skipped"))

@@ -88,8 +88,11 @@ def test_bounded_records_limits_and_broken_files() -> None:
     assert len(rows) == 3 and issues[-1].kind == "row_limit"
     rows, issues = _read(json.dumps(_records(5))[:-40])
     assert len(rows) == 4 and issues[-1].message.startswith("the records array is not closed")
-    rows, issues = _read('[{"a": 1}, 7, {"a": 2}, {"a": }]')
-    assert [r.values for r in rows] == [{"a": 1}, {"a": 2}] and [i.kind for i in issues] == ["unparseable"]
+    rows, issues = _read('[{"a": 1}, 7, {"a": 2},\n null, "x", {"a": }, {"a": 3}, true]')
+    assert [(r.index, r.values) for r in rows] == [(0, {"a": 1}), (2, {"a": 2}), (6, {"a": 3})]
+    assert [(i.kind, i.index) for i in issues] == [("not_object", 1), ("not_object", 3), ("not_object", 4),
+                                                   ("unparseable", 5), ("not_object", 7)]
+    assert _read("[]") == ([], []) and _read('{"data": []}') == ([], [])
 
 
 @pytest.mark.parametrize(("document", "records"), [
