@@ -414,3 +414,18 @@ def test_auto_map_code_that_cannot_be_reviewed_is_high(tmp_path: Path, monkeypat
     report = scan([Path("model")], policy="default")
     remote = {f.rule_id: f.severity.value for f in report.findings if f.rule_id in ("AISEC-MDL-038", "AISEC-MDL-048")}
     assert remote == {rule: "high" if rule == "AISEC-MDL-048" else "medium"}
+
+
+def test_object_npy_with_an_allowlisted_pickle_is_low(tmp_path: Path) -> None:
+    """np.save of an object array (written by numpy itself): needs allow_pickle, but nothing in it runs code."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.array(["a", 1, 2.5, None], dtype=object), allow_pickle=True)
+    facts, findings, _ = analyze_bytes(tmp_path, buffer.getvalue(), "objects.npy")
+    assert values(facts, "numpy.object_array")
+    assert {(f.rule_id, f.severity.value) for f in findings if f.severity.rank >= 1} == {("AISEC-MDL-013", "low")}
+
+
+def test_object_npy_with_a_payload_is_still_critical(tmp_path: Path) -> None:
+    data = ga.npy_bytes("|O", (1,), EVIL)
+    _, findings, _ = analyze_bytes(tmp_path, data, "objects.npy")
+    assert any(f.rule_id == "AISEC-MDL-001" and f.severity.value == "critical" for f in findings)
