@@ -163,12 +163,15 @@ def _localize(obs: Observation, index: _Index) -> tuple[Location, dict[str, Scal
                     end_column=obs.span.end_column if line else None, pointer=pointer), detail
 
 
-def group_facts(states: Sequence[ShardState], settings: DatasetSettings) -> list[Fact]:
-    """Cross-row facts for shards whose roles agree, located in the shards."""
+def group_facts(states: Sequence[ShardState], settings: DatasetSettings, *, parts: int = 1) -> list[Fact]:
+    """Cross-row facts for shards whose roles agree, located in the shards (``parts``: how many sets of agreeing
+    shards the group split into)."""
     profile, index = merged_profile(states, settings)
     first = Location(path=index.states[0].path)
     facts = [Fact(key="dataset.shards", value=index.states[0].group, location=first,
                   detail={"files": len(states), "rows": index.total,
+                          "roles": "columns agree" if parts == 1 else
+                                   f"one of {parts} sets of shards whose columns agree; sets are analysed apart",
                           "shards": ", ".join(s.path for s in index.states[:20]) +
                                     (f", … ({len(states)} in all)" if len(states) > 20 else "")})]
     if profile.sampled:
@@ -213,11 +216,12 @@ def merge_groups(results: Sequence[ArtifactResult], policy_settings: Mapping[str
             if isinstance(state, ShardState):
                 by_group.setdefault((state.group, state.roles_key()), []).append(state)
     base = load_settings(policy_settings)
+    parts = Counter(group for group, _roles in by_group)
     for (group, _roles), states in sorted(by_group.items(), key=lambda item: (item[0][0], item[1][0].path)):
         states.sort(key=lambda s: s.path)
         artifact = artifacts[states[0].path]
         try:
-            yield artifact, group_facts(states, base.for_path(states[0].path)), []
+            yield artifact, group_facts(states, base.for_path(states[0].path), parts=parts[group]), []
         except Exception as exc:
             message = f"dataset shard group {group}: cross-shard analysis failed: {type(exc).__name__}: {exc}"
             error = ScanError(path=artifact.path, reason="internal", message=message)

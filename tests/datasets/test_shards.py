@@ -146,6 +146,7 @@ def test_shards_whose_columns_differ_are_not_merged(tmp_path: Path, reviews: lis
     group = _findings(scan(["data"], policy="audit", jobs=0), "AISEC-DAT-046")
     assert sorted((f.path, f.evidence["files"]) for f in group) == [
         ("data/train-00000-of-00002.csv", 1), ("data/train-00001-of-00002.csv", 1)]
+    assert all("one of 2 sets of shards" in f.message for f in group)
 
 
 def test_apostrophes_in_real_reviews_are_not_taken_for_quotes(tmp_path: Path, reviews: list[tuple[str, str]]) -> None:
