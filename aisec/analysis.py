@@ -6,7 +6,7 @@ import io
 import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from aisec.analyzers import AnalysisContext, Analyzer, analyzers_for
@@ -54,7 +54,7 @@ def _core_facts(artifact: Artifact, context: AnalysisContext) -> Iterator[Fact]:
     yield context.fact("artifact.size", artifact.size)
     if artifact.kind is not ArtifactKind.DIRECTORY and not extension_matches(artifact.declared_kind, artifact.kind):
         yield context.fact("artifact.extension_mismatch", artifact.declared_kind or "",
-                           sniffed=artifact.kind.value)
+                           sniffed=artifact.kind.value, extension=PurePosixPath(artifact.path).suffix.lower())
 
 
 def _analyze_file(item: Discovered, context: AnalysisContext) -> list[Fact]:

@@ -35,7 +35,7 @@ _ARG_TUPLES = frozenset({"TUPLE", "EMPTY_TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "
 _TEXT_PICKLE_STARTS = (b"c", b"(", b"]", b"}", b"I", b"L", b"F", b"S", b"V", b"N", b"\x88", b"\x89")
 
 EXTENSION_KINDS: dict[str, str] = {
-    ".pkl": "pickle", ".pickle": "pickle", ".pt": "pytorch", ".pth": "pytorch", ".bin": "pytorch",
+    ".pkl": "pickle", ".pickle": "pickle", ".pt": "pytorch", ".pth": "pytorch", ".bin": "binary",
     ".ckpt": "pytorch", ".joblib": "pickle", ".dill": "pickle", ".safetensors": "safetensors",
     ".gguf": "gguf", ".onnx": "onnx", ".h5": "hdf5", ".hdf5": "hdf5", ".keras": "keras_zip",
     ".npy": "npy", ".npz": "npz", ".pb": "protobuf", ".zip": "zip", ".7z": "7z", ".tar": "tar", ".gz": "gzip",
@@ -45,8 +45,15 @@ EXTENSION_KINDS: dict[str, str] = {
 }
 """What a file name's extension claims; only used to report mismatches."""
 
+_COMPRESSED = frozenset({ArtifactKind.GZIP, ArtifactKind.BZIP2, ArtifactKind.XZ, ArtifactKind.ZLIB, ArtifactKind.LZ4})
+_TEXT_KINDS = frozenset({ArtifactKind.TEXT, ArtifactKind.CSV, ArtifactKind.JSON, ArtifactKind.JSONL, ArtifactKind.JINJA,
+                         ArtifactKind.PYTHON})
 # Extensions whose claim is satisfied by several content kinds.
 _COMPATIBLE: dict[str, frozenset[ArtifactKind]] = {
+    # ".bin" claims only "not text": raw tensors, legacy PyTorch pickles, old GGML files all use it.
+    "binary": frozenset(ArtifactKind) - _TEXT_KINDS,
+    # A compressed wrapper is opened and judged by its content; joblib names zlib dumps ".gz" and so on.
+    "gzip": _COMPRESSED, "bzip2": _COMPRESSED, "xz": _COMPRESSED,
     "pytorch": frozenset({ArtifactKind.PYTORCH_ZIP, ArtifactKind.TORCHSCRIPT_ZIP, ArtifactKind.PICKLE,
                           ArtifactKind.ZIP, ArtifactKind.TAR}),
     "pickle": frozenset({ArtifactKind.PICKLE, ArtifactKind.ZLIB, ArtifactKind.GZIP, ArtifactKind.BZIP2,

@@ -429,3 +429,24 @@ def test_object_npy_with_a_payload_is_still_critical(tmp_path: Path) -> None:
     data = ga.npy_bytes("|O", (1,), EVIL)
     _, findings, _ = analyze_bytes(tmp_path, data, "objects.npy")
     assert any(f.rule_id == "AISEC-MDL-001" and f.severity.value == "critical" for f in findings)
+
+
+def test_gen002_says_what_the_content_is_and_what_the_name_claims(tmp_path: Path) -> None:
+    _, findings, _ = analyze_bytes(tmp_path, EVIL, "weights.safetensors")
+    (message,) = [f.message for f in findings if f.rule_id == "AISEC-GEN-002"]
+    assert "the content is pickle" in message and "(.safetensors) claims safetensors" in message
+
+
+@pytest.mark.parametrize(("data", "name"), [
+    (bytes(range(256)) * 4, "tensor.bin"),  # raw tensor bytes: normal for .bin
+    (b"x\x9c" + b"\x00" * 8, "weights.bin"),
+])
+def test_raw_binary_bin_is_not_a_mismatch(tmp_path: Path, data: bytes, name: str) -> None:
+    _, findings, _ = analyze_bytes(tmp_path, data, name)
+    assert "AISEC-GEN-002" not in rule_ids(findings)
+
+
+def test_joblib_zlib_dump_named_gz_is_not_a_mismatch(tmp_path: Path) -> None:
+    path = _historic("joblib_0.10.0_compressed_pickle_py35_np19.gz")[0]
+    facts, findings, _ = analyze_bytes(tmp_path, path.read_bytes(), path.name)
+    assert "zlib" in values(facts, "artifact.kind") and "AISEC-GEN-002" not in rule_ids(findings)
