@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 
 from aisec.analyzers.base import AnalysisContext, AnalyzerError
 from aisec.analyzers.members import SliceSource
+from aisec.analyzers.unaccounted import UNACCOUNTED_FACTS, analyze_unaccounted
 from aisec.model import ArtifactKind, Fact
 from aisec.source import Source
 
@@ -63,6 +64,7 @@ class NpyAnalyzer:
     provides: Mapping[str, str] = {
         "numpy.object_array": "a .npy array with an object dtype: np.load(allow_pickle=True) unpickles it",
         "numpy.dtype": "the dtype description of a .npy array",
+        **UNACCOUNTED_FACTS,
     }
 
     def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
@@ -74,3 +76,26 @@ class NpyAnalyzer:
             yield context.fact("numpy.object_array", str(descr)[:200], location=context.at(offset=data_start))
             payload = SliceSource(source, data_start, source.size - data_start)
             yield from context.analyze_member("<object array pickle>", payload)
+            return
+        expected = _data_bytes(header)
+        if expected is not None and source.size > data_start + expected:
+            # np.load reads exactly the array: bytes after it are for someone else.
+            yield from analyze_unaccounted(source, data_start + expected, source.size - data_start - expected,
+                                           context, where="npy-tail", index=0)
+
+
+def _data_bytes(header: dict[str, object]) -> int | None:
+    """Bytes of a numeric array's data (shape x itemsize), or None when the header does not say."""
+    import numpy
+
+    shape = header.get("shape")
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        return None
+    try:
+        itemsize = numpy.dtype(header["descr"]).itemsize  # type: ignore[call-overload]  # a literal, never code
+    except (TypeError, ValueError, KeyError):
+        return None
+    count = 1
+    for d in shape:
+        count *= d
+    return int(count * itemsize)

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aisec.analyzers.base import AnalysisContext
+from aisec.analyzers.unaccounted import UNACCOUNTED_FACTS, analyze_unaccounted
 from aisec.errors import ArtifactError, LimitExceeded
 from aisec.model import ArtifactKind, Fact
 from aisec.source import Source
@@ -31,10 +32,11 @@ class SafetensorsAnalyzer:
         "safetensors.unused_bytes": "bytes of the data section no tensor covers (gaps or trailing bytes)",
         "safetensors.tensor_count": "number of tensors the header declares",
         "safetensors.metadata": "a __metadata__ entry (key), for inventory",
+        **UNACCOUNTED_FACTS,
     }
 
     def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
-        """Validate the header; never reads past it."""
+        """Validate the header; tensor data is never read, only the bytes no tensor accounts for are sniffed."""
         if source.size < 8:
             raise ArtifactError(f"safetensors file is {source.size} bytes, shorter than its 8-byte length field")
         (length,) = struct.unpack("<Q", source.read_at(0, 8))
@@ -61,10 +63,10 @@ class SafetensorsAnalyzer:
         if not isinstance(header, dict):
             yield self._invalid(context, "header_type", "header JSON is not an object")
             return
-        yield from self._entries(header, source.size - 8 - length, 8 + length, context)
+        yield from self._entries(header, source.size - 8 - length, 8 + length, context, source)
 
     def _entries(self, header: dict[str, Any], data_len: int, data_start: int,
-                 context: AnalysisContext) -> Iterator[Fact]:
+                 context: AnalysisContext, source: Source) -> Iterator[Fact]:
         ranges: list[tuple[int, int, str]] = []
         count = 0
         for name, entry in header.items():
@@ -83,6 +85,7 @@ class SafetensorsAnalyzer:
         yield context.fact("safetensors.tensor_count", count)
         ranges.sort()
         cursor = 0
+        unused = 0
         for begin, end, name in ranges:
             if begin < cursor:
                 yield self._invalid(context, "overlap", f"tensor {name!r} [{begin}, {end}) overlaps the tensor "
@@ -90,10 +93,15 @@ class SafetensorsAnalyzer:
             elif begin > cursor:
                 yield context.fact("safetensors.unused_bytes", begin - cursor,
                                    location=context.at(offset=data_start + cursor), where="gap", before=name)
+                yield from analyze_unaccounted(source, data_start + cursor, begin - cursor, context, where="gap",
+                                               index=unused)
+                unused += 1
             cursor = max(cursor, end)
         if data_len > cursor:
             yield context.fact("safetensors.unused_bytes", data_len - cursor,
                                location=context.at(offset=data_start + cursor), where="trailing", before="")
+            yield from analyze_unaccounted(source, data_start + cursor, data_len - cursor, context,
+                                           where="trailing", index=unused)
 
     def _metadata(self, entry: Any, context: AnalysisContext) -> Iterator[Fact]:
         if not isinstance(entry, dict):

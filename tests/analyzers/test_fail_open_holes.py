@@ -450,3 +450,24 @@ def test_joblib_zlib_dump_named_gz_is_not_a_mismatch(tmp_path: Path) -> None:
     path = _historic("joblib_0.10.0_compressed_pickle_py35_np19.gz")[0]
     facts, findings, _ = analyze_bytes(tmp_path, path.read_bytes(), path.name)
     assert "zlib" in values(facts, "artifact.kind") and "AISEC-GEN-002" not in rule_ids(findings)
+
+
+@pytest.mark.parametrize(("build", "where"), [
+    (lambda: gh.safetensors_with(EVIL, b""), "gap"),
+    (lambda: gh.safetensors_with(b"", EVIL), "trailing"),
+    (lambda: gh.npy_with_tail(EVIL), "npy-tail"),
+    (lambda: gh.npy_with_tail(ga.build_zip([("x.pkl", EVIL)])), "npy-tail"),
+], ids=["safetensors-gap", "safetensors-tail", "npy-tail", "npy-tail-zip"])
+def test_unaccounted_bytes_are_analyzed_like_a_file(tmp_path: Path, build: Callable[[], bytes], where: str) -> None:
+    """Before: a pickle in a safetensors gap was a medium 'unused bytes' note, after a .npy nothing at all."""
+    facts, findings, _ = analyze_bytes(tmp_path, build(), "weights.bin")
+    payload = [f for f in facts if f.key == "format.unaccounted_payload"]
+    assert payload and payload[0].detail["where"] == where
+    assert {"AISEC-MDL-049", "AISEC-MDL-001"} <= rule_ids(findings)
+
+
+def test_padding_and_real_npy_are_quiet(tmp_path: Path) -> None:
+    for data, name in ((gh.safetensors_with(b"\x00" * 8, b""), "w.safetensors"), (gh.npy_with_tail(b""), "a.npy")):
+        facts, findings, _ = analyze_bytes(tmp_path, data, name)
+        assert not values(facts, "format.unaccounted_payload")
+        assert "AISEC-MDL-049" not in rule_ids(findings)
