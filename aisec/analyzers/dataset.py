@@ -204,7 +204,9 @@ class _Run:
                 RelatedLocation(location=self.context.at(line=r.span.line, column=r.span.column,
                                                          end_column=r.span.end_column, pointer=r.pointer),
                                 message=f"row {r.index}") for r in obs.related[:cap])
-        self.limiter.add(obs.key, _clean(obs.value), location, detail, None)
+        row = obs.detail.get("row")
+        self.limiter.add(obs.key, _clean(obs.value), location, detail, row if isinstance(row, int) else None,
+                         ordered=False)
 
     def finish(self, kind: ArtifactKind) -> Iterator[Fact]:
         """Dataset-level analysis, then every kept fact (with how common its signal was)."""
@@ -216,7 +218,7 @@ class _Run:
             location = self.context.at(line=issue.line, column=issue.column, end_column=issue.end_column)
             self.limiter.add("dataset.malformed", issue.kind, location,
                              {"message": issue.message, **({"row": issue.index} if issue.index is not None else {})},
-                             None)
+                             issue.index)
         profile = self.profile
         if profile is not None and profile.rows:
             yield self.context.fact("dataset.rows", profile.rows)
@@ -227,6 +229,8 @@ class _Run:
                                              "used a seeded reservoir sample")
             for obs in self._dataset_observations(profile):
                 self._observe(obs)
+            for key, rows in profile.uncounted().items():
+                self.limiter.uncounted(key, rows, rows)
         yield from self._manifest(kind)
         yield from self._emit(profile.rows if profile is not None else 0)
 
@@ -289,18 +293,24 @@ class _Run:
 
     def _emit(self, rows: int) -> Iterator[Fact]:
         limiter = self.limiter
+        overflow = limiter.overflow()
         for key in sorted(limiter.kept):
             affected = limiter.row_counts.get(key, 0)
+            capped = overflow.get(key)
             for location, value, detail in limiter.kept[key]:
                 extra: dict[str, Scalar] = {}
                 if key in CELL_FACTS:
                     extra = {"rows_with_signal": affected, "row_fraction": round(affected / rows, 6) if rows else 0.0}
+                if capped is not None:
+                    # Caps bound the output, never what is counted: every kept fact says how large its signal was.
+                    extra.update(signal_occurrences=capped.total, rows_with_signal=capped.rows,
+                                 signal_reported=capped.kept)
                 yield Fact(key=key, value=value, location=location,
                            detail={k: _clean(v) for k, v in {**detail, **extra}.items()},
                            related=self.related.get((key, location, repr(value)), ()))
-        for key, (total, kept) in limiter.overflow().items():
-            yield self.context.fact("dataset.fact_overflow", key, total=total, reported=kept,
-                                    cap=self.settings.max_facts_per_signal)
+        for key, over in overflow.items():
+            yield self.context.fact("dataset.fact_overflow", key, total=over.total, rows=over.rows,
+                                    reported=over.kept, cap=self.settings.max_facts_per_signal)
 
 
 def cross_row_observations(profile: Profile, settings: DatasetSettings) -> Iterator[Observation]:

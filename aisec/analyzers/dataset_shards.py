@@ -195,14 +195,22 @@ def group_facts(states: Sequence[ShardState], settings: DatasetSettings, *, part
             # The merged profile's row index is the group row; its virtual line is that plus one.
             related[(obs.key, location, repr(_scalar(obs.value)))] = tuple(
                 index.related(r.index, r.pointer) for r in obs.related[:cap])
-        limiter.add(obs.key, _scalar(obs.value), location, detail, None)
+        row = obs.detail.get("row")
+        limiter.add(obs.key, _scalar(obs.value), location, detail, row if isinstance(row, int) else None,
+                    ordered=False)
+    overflow = limiter.overflow()
     for key in sorted(limiter.kept):
-        facts.extend(Fact(key=key, value=value, location=location, detail=detail,
+        # Caps bound the output, never what is counted: kept facts of a capped signal carry its totals.
+        capped = overflow.get(key)
+        totals = {} if capped is None else {"signal_occurrences": capped.total, "rows_with_signal": capped.rows,
+                                            "signal_reported": capped.kept}
+        facts.extend(Fact(key=key, value=value, location=location, detail={**detail, **totals},
                           related=related.get((key, location, repr(value)), ()))
                      for location, value, detail in limiter.kept[key])
     facts.extend(Fact(key="dataset.fact_overflow", value=key, location=first,
-                      detail={"total": total, "reported": kept, "cap": settings.max_facts_per_signal})
-                 for key, (total, kept) in limiter.overflow().items())
+                      detail={"total": over.total, "rows": over.rows, "reported": over.kept,
+                              "cap": settings.max_facts_per_signal})
+                 for key, over in overflow.items())
     return facts
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from aisec.datasets.minhash import MinHasher, near_duplicate_clusters, shingles
 from aisec.datasets.profile import Profile, SampleRow
-from aisec.datasets.records import Observation, Span
+from aisec.datasets.records import Observation, RowRef, Span
 
 MAX_LISTED = 20
 
@@ -16,6 +16,12 @@ MAX_LISTED = 20
 def _line_text(lines: Sequence[int]) -> str:
     shown = ", ".join(str(x) if x > 0 else f"row {-x - 1}" for x in lines[:MAX_LISTED])
     return shown + (f", … ({len(lines)} in all)" if len(lines) > MAX_LISTED else "")
+
+
+def _refs(indexes: Sequence[int], lines: Sequence[int]) -> tuple[RowRef, ...]:
+    """Every member row as a related location (the ``rows`` text lists only the first few)."""
+    return tuple(RowRef(index=int(i), span=Span(line=line if line > 0 else None),
+                        pointer=None if line > 0 else f"/{int(i)}") for i, line in zip(indexes, lines, strict=True))
 
 
 def _threshold(sizes: Sequence[int], total: int, profile: Profile) -> float:
@@ -55,7 +61,8 @@ def exact_duplicates(profile: Profile, groups_out: list[frozenset[int]] | None =
                                                                                     else None),
                           detail={"size": len(members), "flagged_members": flagged, "outlier": outlier,
                                   "outlier_size": round(limit, 1), "rows": _line_text(lines),
-                                  "duplicate_rows_in_file": duplicates})
+                                  "duplicate_rows_in_file": duplicates},
+                          related=_refs([int(i) for i in members], lines))
 
 
 def conflicting_labels(profile: Profile) -> Iterator[Observation]:
@@ -85,7 +92,8 @@ def conflicting_labels(profile: Profile) -> Iterator[Observation]:
                           span=Span(line=lines[0] if lines[0] > 0 else None),
                           detail={"size": len(members), "labels": ", ".join(f"{k}={v}" for k, v in
                                                                             sorted(counts.items())),
-                                  "rows": _line_text(lines)})
+                                  "rows": _line_text(lines)},
+                          related=_refs([int(i) for i in members], lines))
 
 
 def near_duplicates(profile: Profile, sample: Sequence[SampleRow],
@@ -112,4 +120,5 @@ def near_duplicates(profile: Profile, sample: Sequence[SampleRow],
         yield Observation(key="dataset.duplicate_cluster", value="near", span=Span(line=rows[0].line),
                           detail={"size": len(rows), "flagged_members": flagged, "outlier": outlier,
                                   "outlier_size": round(limit, 1), "rows": _line_text(lines),
-                                  "jaccard_threshold": s.near_duplicate_jaccard, "sampled": profile.sampled})
+                                  "jaccard_threshold": s.near_duplicate_jaccard, "sampled": profile.sampled},
+                          related=_refs([r.index for r in rows], lines))

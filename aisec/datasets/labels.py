@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from aisec.datasets.features import Featurizer, as_labels, classifier
 from aisec.datasets.profile import Profile, SampleRow
-from aisec.datasets.records import Observation, Span
+from aisec.datasets.records import Observation, RowRef, Span
 from aisec.datasets.settings import DatasetSettings
 
 
@@ -109,7 +109,11 @@ def label_issues(profile: Profile, cv: CrossValidated) -> Iterator[Observation]:
                                   "class_threshold": round(thresholds[given], 4),
                                   "method": "cleanlab.filter.find_label_issues(prune_by_noise_rate)",
                                   "sampled": profile.sampled})
-    yield noise_summary(profile, cv, issues=len(flagged), accuracy=float((predicted == cv.y).mean()))
+    related = tuple(RowRef(index=cv.rows[i].index, span=Span(line=cv.rows[i].line),
+                           pointer=None if cv.rows[i].line is not None else f"/{cv.rows[i].index}")
+                    for i in sorted(flagged, key=lambda i: cv.rows[i].index))
+    yield noise_summary(profile, cv, issues=len(flagged), accuracy=float((predicted == cv.y).mean()),
+                        related=related)
 
 
 def noise_baseline(settings: DatasetSettings, *, text: bool, error: float) -> float:
@@ -126,7 +130,8 @@ def noise_baseline(settings: DatasetSettings, *, text: bool, error: float) -> fl
     return max(settings.label_noise_tabular_floor, settings.label_noise_tabular_error_share * error)
 
 
-def noise_summary(profile: Profile, cv: CrossValidated, *, issues: int, accuracy: float) -> Observation:
+def noise_summary(profile: Profile, cv: CrossValidated, *, issues: int, accuracy: float,
+                  related: tuple[RowRef, ...] = ()) -> Observation:
     """The share of flagged rows and a one-sided binomial test of it against the clean-corpus baseline."""
     from scipy.stats import binom  # type: ignore[import-untyped]
 
@@ -140,7 +145,8 @@ def noise_summary(profile: Profile, cv: CrossValidated, *, issues: int, accuracy
                                "expected_issues": round(baseline * n, 1), "p_value": float(f"{p_value:.3g}"),
                                "test": "one-sided binomial: flagged rows against the clean-corpus baseline",
                                "method": "cleanlab.filter.find_label_issues(prune_by_noise_rate)",
-                               "folds": cv.folds, "sampled": profile.sampled, "rows_in_file": profile.rows})
+                               "folds": cv.folds, "sampled": profile.sampled, "rows_in_file": profile.rows},
+                       related=related)
 
 
 def label_distribution(profile: Profile, *, expected: Mapping[str, float] | None = None,

@@ -93,6 +93,8 @@ class Profile:
         self.longest: dict[str, list[tuple[int, int, int]]] = {c: [] for c in roles.text}
         self.empty_text: Counter[str] = Counter()
         self.empty_rows: dict[str, list[tuple[int, int | None]]] = {c: [] for c in roles.text}
+        self.uncounted_extremes = 0
+        """Extreme values beyond the kept heaps (known once the extreme observations were read)."""
         self.text_lengths: list[int] = []
 
     def _schema(self, rows: Sequence[Row]) -> dict[str, tuple[str, float]]:
@@ -202,6 +204,16 @@ class Profile:
         yield from self._drift_observations()
         yield from self._extreme_observations()
 
+    def uncounted(self) -> dict[str, int]:
+        """Per fact key, rows the bounded observations left out (after ``observations`` was consumed): drift and
+        empty cells beyond ``max_facts_per_signal`` per column, extremes beyond the kept heaps."""
+        bound = self.settings.drift_max_fraction * max(self.rows, 1)
+        drift = sum(count - len(self.drift_rows.get(key, ())) for key, count in self.drift_counts.items()
+                    if count <= bound)
+        empty = sum(count - len(self.empty_rows.get(name, ())) for name, count in self.empty_text.items()
+                    if count <= bound)
+        return {"dataset.schema_drift": drift, "dataset.extreme_value": empty + self.uncounted_extremes}
+
     def _drift_observations(self) -> Iterator[Observation]:
         for (name, kind), count in sorted(self.drift_counts.items()):
             fraction = count / max(self.rows, 1)
@@ -225,6 +237,9 @@ class Profile:
             if mad == 0:
                 continue
             seen: set[int] = set()
+            # The heaps keep the `cap` largest and smallest values; extremes beyond them are counted from the
+            # sample (every row when the file is not sampled) so the capped signal still says how many there were.
+            beyond = sum(1 for v in values if abs(v - median) / mad >= s.extreme_robust_z)
             for sign, heap in ((1.0, ext.high), (-1.0, ext.low)):
                 for raw, neg_index, line in sorted(heap, reverse=True):
                     value = raw * sign
@@ -236,16 +251,22 @@ class Profile:
                                       pointer=_pointer(name, -neg_index, line or None),
                                       detail={"kind": "numeric_outlier", "number": value, "median": median,
                                               "robust_z": round(z, 2), "row": -neg_index})
+            self.uncounted_extremes += max(0, beyond - len(seen))
         if self.text_lengths:
             median_len = sorted(self.text_lengths)[len(self.text_lengths) // 2]
             for name, longest in sorted(self.longest.items()):
+                shown = 0
                 for length, neg_row, text_line in sorted(longest, reverse=True):
                     if length < s.extreme_max_chars or length < 20 * max(median_len, 1):
                         break
+                    shown += 1
                     yield Observation(key="dataset.extreme_value", value=name, span=Span(line=text_line or None),
                                       pointer=_pointer(name, -neg_row, text_line or None),
                                       detail={"kind": "long_text", "length": length, "median_length": median_len,
                                               "row": -neg_row})
+                if shown == len(longest):  # every kept cell was extreme: count the rest from the sample
+                    bound = max(s.extreme_max_chars, 20 * max(median_len, 1))
+                    self.uncounted_extremes += max(0, sum(1 for n in self.text_lengths if n >= bound) - shown)
         for name, count in sorted(self.empty_text.items()):
             if count / max(self.rows, 1) > s.drift_max_fraction:
                 continue

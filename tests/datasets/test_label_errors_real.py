@@ -75,6 +75,9 @@ def test_flipped_labels_in_a_real_table_raise_the_noise_alarm(real: dict[str, tu
     noise = _noise(facts)
     assert float(noise.detail["p_value"]) <= ALPHA and noise.detail["model"] == "tabular"
     assert int(noise.detail["issues"]) == len(rows_of(facts, "dataset.label_issue"))
+    # The dataset-level fact carries every flagged row as a related location, whatever the per-row cap.
+    assert {r.location.line for r in noise.related} == {f.location.line for f in facts
+                                                         if f.key == "dataset.label_issue"}
 
 
 @pytest.mark.parametrize("name", ["reviews_clean", "speeches_clean", "cancer_clean"])

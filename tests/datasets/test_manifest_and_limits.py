@@ -121,7 +121,8 @@ def test_ever_new_field_names_and_url_hosts_stay_bounded(tmp_path: Path) -> None
     for i in range(10_000):
         limiter.add("dataset.url_host", f"host{i}.invalid", Location(line=i + 1), {}, i)
     assert len(limiter.kept["dataset.url_host"]) == 50 and len(limiter._per_value) == 50
-    assert limiter.overflow() == {"dataset.url_host": (10_000, 50)}
+    over = limiter.overflow()["dataset.url_host"]
+    assert (over.total, over.rows, over.kept) == (10_000, 10_000, 50)
     path = tmp_path / "fields.jsonl"
     path.write_text("".join(f'{{"a": 1, "f{i}": 2}}\n' for i in range(3000)), encoding="utf-8")
     facts, errors = analyze(path, {"role_sample_rows": 10})
