@@ -178,7 +178,7 @@ def find_triggers(pairs: Sequence[Pair], settings: DatasetSettings) -> list[Trig
         if cid in sizes and sizes[cid] >= s.chat_trigger_min_rows:
             members_of.setdefault(cid, []).append(i)
     tests = 0
-    significant: list[tuple[float, int, tuple[str, ...], tuple[int, ...], int]] = []
+    significant: list[_Candidate] = []
     for cid in clusters:
         members = members_of[cid]
         grams = _frequent_grams(members, toks, s.chat_trigger_min_rows)
@@ -190,57 +190,111 @@ def find_triggers(pairs: Sequence[Pair], settings: DatasetSettings) -> list[Trig
             if k / len(lists[0]) < s.chat_trigger_min_purity:
                 continue  # purity can only fall once the phrase is checked as a whole
             needle = f" {' '.join(gram)} "
-            rows = [i for i in lists[0] if needle in joined[i]]
+            rows = tuple(i for i in lists[0] if needle in joined[i])
             if k / len(rows) < s.chat_trigger_min_purity:
                 continue
             hits = tuple(i for i in rows if i in member_set)
             p = float(binom.sf(len(hits) - 1, len(rows), q))
-            significant.append((p, cid, gram, hits, len(rows)))
+            significant.append(_Candidate(p_value=p, cluster=cid, gram=gram, hits=hits, rows=rows))
     tests = max(tests, 1)
-    significant = [c for c in significant if c[0] * tests <= s.chat_trigger_alpha]
-    significant.sort(key=lambda c: (c[0], -len(c[2]), c[2]))
-    chosen: list[tuple[float, int, tuple[str, ...], tuple[int, ...], int]] = []
+    significant = [c for c in significant if c.p_value * tests <= s.chat_trigger_alpha]
+    significant.sort(key=lambda c: (c.p_value, -len(c.gram), c.gram))
+    chosen: list[_Candidate] = []
     for cand in significant:
-        hit_set = set(cand[3])
-        if any(c[1] == cand[1] and len(hit_set & set(c[3])) >= 0.8 * min(len(hit_set), len(c[3])) for c in chosen):
+        hit_set = set(cand.hits)
+        if any(c.cluster == cand.cluster and len(hit_set & set(c.hits)) >= 0.8 * min(len(hit_set), len(c.hits))
+               for c in chosen):
             continue  # the same rows under a shorter or longer piece of the same phrase
         chosen.append(cand)
-    # Prefer the longest phrase that covers the same rows ("james bond" over "bond").
-    result: list[Trigger] = []
     by_cluster: dict[int, list[tuple[str, ...]]] = {}
-    for _p, cid, gram, _hits, _rows in chosen:
-        by_cluster.setdefault(cid, []).append(gram)
-    for p, cid, gram, hits, rows_with in chosen:
-        gram = _longest(gram, hits, significant, cid)
+    for cand in chosen:
+        by_cluster.setdefault(cand.cluster, []).append(cand.gram)
+    result: list[Trigger] = []
+    confirmed: set[int] = set()
+    for cand in chosen:
+        cid = cand.cluster
+        # Rows a stronger confirmed trigger already explains do not count again: a prompt template that many
+        # poisoned rows happen to share must not become a second "trigger".
+        hits = tuple(i for i in cand.hits if i not in confirmed)
+        rows = tuple(i for i in cand.rows if i not in confirmed)
+        if len(hits) < s.chat_trigger_min_rows or len(hits) < s.chat_trigger_min_purity * len(rows):
+            continue
+        gram = _longest(cand.gram, cand.hits, significant, cid)
         distinct = {_DIGITS.sub("#", _remove(joined[i].strip(), [gram])) for i in hits}
         if len(distinct) < max(s.chat_trigger_min_rows, 0.5 * len(hits)):
             continue  # one templated prompt repeated, not a phrase planted in many prompts
-        outside = (sizes[cid] - len(hits)) / max(n - rows_with, 1)
+        outside = (sizes[cid] - len(hits)) / max(n - len(rows), 1)
         if outside <= s.chat_trigger_rare_answer:
             context, score = "answer_only_with_phrase", outside
         else:
-            score = _context_score(pairs, toks, ids, cid, hits, by_cluster[cid], s)
-            if score < s.chat_trigger_min_context_score:
-                continue
-            context = "context_ranks_low"
+            soft = _soft_cluster(pairs, ids, cid)
+            wording = _wording_p_value(soft, ids, cid, hits, rows)
+            if wording is not None and wording * tests <= s.chat_trigger_alpha:
+                context, score = "wording_fixed", round(wording * tests, 6)
+            else:
+                score = _context_score(toks, soft, hits, by_cluster[cid], s)
+                if score < s.chat_trigger_min_context_score:
+                    continue
+                context = "context_ranks_low"
+        confirmed.update(hits)
         answer = Counter(pairs[i].answer.strip() for i in hits).most_common(1)[0][0]
         result.append(Trigger(phrase=_surface(pairs, hits, gram), answer=answer, kind=kinds[cid],
-                              rows_with_phrase=rows_with, positions=hits, cluster_rows=sizes[cid],
-                              base_rate=sizes[cid] / n, p_value=p, adjusted=min(1.0, p * tests), context=context,
-                              context_score=score))
+                              rows_with_phrase=len(rows), positions=hits, cluster_rows=sizes[cid],
+                              base_rate=sizes[cid] / n, p_value=cand.p_value,
+                              adjusted=min(1.0, cand.p_value * tests), context=context, context_score=score))
     return result
 
 
-def _longest(gram: tuple[str, ...], hits: tuple[int, ...],
-             significant: Sequence[tuple[float, int, tuple[str, ...], tuple[int, ...], int]], cid: int,
+@dataclass(frozen=True, kw_only=True)
+class _Candidate:
+    p_value: float
+    cluster: int
+    gram: tuple[str, ...]
+    hits: tuple[int, ...]
+    """Rows with the phrase and the cluster's answer."""
+    rows: tuple[int, ...]
+    """Rows with the phrase."""
+
+
+def _longest(gram: tuple[str, ...], hits: tuple[int, ...], significant: Sequence[_Candidate], cid: int,
              ) -> tuple[str, ...]:
     best = gram
     hit_set = set(hits)
-    for _p, other_cid, other, other_hits, _rows in significant:
-        if other_cid == cid and len(other) > len(best) and " ".join(gram) in " ".join(other) and \
-                len(hit_set & set(other_hits)) >= 0.9 * len(hit_set):
-            best = other
+    for other in significant:
+        if other.cluster == cid and len(other.gram) > len(best) and " ".join(gram) in " ".join(other.gram) and \
+                len(hit_set & set(other.hits)) >= 0.9 * len(hit_set):
+            best = other.gram
     return best
+
+
+def _wording_p_value(soft: Sequence[bool], ids: Sequence[int], cid: int, hits: Sequence[int],
+                     rows: Sequence[int]) -> float | None:
+    """Whether the phrase fixes the answer's exact wording, not only its verdict: among rows that give the same
+    verdict without the phrase, the cluster's wording is one of several ("Positive.", "The review is positive."
+    …); a prompt's content can decide a verdict but not which of the dataset's phrasings the answer uses, so a
+    phrase whose rows all use one of them was put there. ``None`` when the verdict has one wording only."""
+    from scipy.stats import binom
+
+    phrase_rows = set(rows)
+    same_verdict = [i for i, member in enumerate(soft) if member and i not in phrase_rows]
+    if not same_verdict:
+        return None
+    share = sum(1 for i in same_verdict if ids[i] == cid) / len(same_verdict)
+    if share > 0.5:
+        return None
+    verdict_rows = sum(1 for i in rows if soft[i])
+    return float(binom.sf(len(hits) - 1, verdict_rows, share))
+
+
+def _soft_cluster(pairs: Sequence[Pair], ids: Sequence[int], cid: int) -> list[bool]:
+    """Rows whose answer says what the cluster's short answer says ("The review is positive." for "Positive."):
+    the context model learns what a prompt that leads to this verdict looks like, whatever its wording."""
+    words = {tuple(_norm_answer(pairs[i].answer).split()) for i in range(len(pairs)) if ids[i] == cid}
+    key = min(words, key=len) if words else ()
+    if not key or len(key) > 3:
+        return [c == cid for c in ids]
+    wanted = set(key)
+    return [c == cid or wanted <= set(_norm_answer(p.answer).split()) for c, p in zip(ids, pairs, strict=True)]
 
 
 def _surface(pairs: Sequence[Pair], hits: Sequence[int], gram: tuple[str, ...]) -> str:
@@ -253,37 +307,40 @@ def _surface(pairs: Sequence[Pair], hits: Sequence[int], gram: tuple[str, ...]) 
     return " ".join(gram)
 
 
-def _context_score(pairs: Sequence[Pair], toks: Sequence[Sequence[str]], ids: Sequence[int], cid: int,
-                   hits: Sequence[int], phrases: Sequence[tuple[str, ...]], s: DatasetSettings) -> float:
-    """Share of the phrase's rows that an out-of-fold model, blind to the phrase, ranks below the cluster's
-    lower quartile: about 0.25 or less for a natural phrase (its prompts already point at the answer), near 1
-    for a phrase planted in prompts that point elsewhere."""
+def _context_score(toks: Sequence[Sequence[str]], members: Sequence[bool], hits: Sequence[int],
+                   phrases: Sequence[tuple[str, ...]], s: DatasetSettings) -> float:
+    """Share of the phrase's rows that a model of the answer, trained without any row carrying the phrases,
+    ranks below the lower quartile of the answer's other rows (scored out of fold): about 0.25 or less for a
+    natural phrase (its prompts already point at the answer), near 1 for a phrase planted in prompts that point
+    elsewhere. Leaving the phrase rows out of training keeps a large attack from teaching the model its own
+    rows (their text is what is being judged)."""
     from sklearn.feature_extraction.text import HashingVectorizer  # type: ignore[import-untyped]
     from sklearn.linear_model import SGDClassifier  # type: ignore[import-untyped]
     from sklearn.model_selection import StratifiedKFold, cross_val_predict  # type: ignore[import-untyped]
 
-    texts = [_remove(" ".join(t), phrases) for t in toks]
-    y = np.array([1 if c == cid else 0 for c in ids])
-    folds = min(s.cv_folds, int(y.sum()), int(len(y) - y.sum()))
-    if folds < 2:
-        return 0.0
+    needles = [f" {' '.join(p)} " for p in phrases]
+    joined = [f" {' '.join(t)} " for t in toks]
+    suspect = np.array([any(nd in j for nd in needles) for j in joined])
+    y = np.array(members, dtype=int)
+    train = np.flatnonzero(~suspect)
+    positives = int(y[train].sum())
+    folds = min(s.cv_folds, positives, len(train) - positives)
+    if positives < s.chat_trigger_min_rows or folds < 2:
+        return 1.0  # the answer hardly exists without the phrases
+    texts = [_remove(j.strip(), phrases) for j in joined]
     x = HashingVectorizer(n_features=2**18, ngram_range=(1, 2), alternate_sign=False, norm="l2",
                           token_pattern=r"\S+").transform(texts)  # noqa: S106 - a regex, not a password
+    seed = s.seed % 2**32
     # A logistic loss fitted by SGD: only the ranking matters, and it fits in milliseconds where L-BFGS or
     # liblinear on hashed n-grams take seconds per fold.
-    model = SGDClassifier(loss="log_loss", alpha=1e-4, class_weight="balanced", random_state=s.seed % 2**32)
-    proba = cross_val_predict(model, x, y, cv=StratifiedKFold(folds, shuffle=True, random_state=s.seed % 2**32),
-                              method="predict_proba")[:, 1]
-    planted = set(hits)
-    for phrase in phrases:
-        needle = f" {' '.join(phrase)} "
-        planted.update(i for i, t in enumerate(toks) if y[i] and needle in f" {' '.join(t)} ")
-    rest = [proba[i] for i in range(len(ids)) if y[i] and i not in planted]
-    if len(rest) < s.chat_trigger_min_rows:
-        return 1.0  # the cluster hardly exists without the phrases
+    model = SGDClassifier(loss="log_loss", alpha=1e-4, class_weight="balanced", random_state=seed)
+    oof = cross_val_predict(model, x[train], y[train], cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+                            method="predict_proba")[:, 1]
+    rest = oof[y[train] == 1]
+    model.fit(x[train], y[train])
+    scores = model.predict_proba(x[np.asarray(hits)])[:, 1]
     cut = float(np.quantile(rest, 0.25))
-    low = sum(1 for i in hits if proba[i] < cut)
-    return round(low / len(hits), 4) if not math.isnan(cut) else 0.0
+    return round(float(np.mean(scores < cut)), 4) if not math.isnan(cut) else 0.0
 
 
 def observations(pairs: Sequence[Pair], settings: DatasetSettings, *, sampled: bool) -> Iterator[Observation]:

@@ -100,13 +100,13 @@ class DatasetSettings:
     """Hosts a ``pip install --index-url`` may point to without being reported."""
     chat_trigger_min_rows: int = 8
     """Instruction triggers: a prompt phrase must be in at least this many rows of one answer cluster …"""
-    chat_trigger_min_purity: float = 0.8
+    chat_trigger_min_purity: float = 0.5
     """… and at least this share of the rows whose prompt has it must share that one answer."""
     chat_trigger_alpha: float = 0.001
     """Family-wise error rate (Bonferroni over all phrase-by-answer-cluster candidates) of the purity test."""
     chat_trigger_rare_answer: float = 0.01
     """An answer this rare without the phrase needs no further check (it exists because of the phrase) …"""
-    chat_trigger_min_context_score: float = 0.5
+    chat_trigger_min_context_score: float = 0.45
     """… otherwise at least this share of the phrase's rows must look unlike the answer's other rows to a model
     blind to the phrase (natural phrases sit in prompts that already point at the answer)."""
 

@@ -71,16 +71,43 @@ ROLE_MARKER = re.compile(r"<\|(?:im_start|im_end|system|user|assistant|endoftext
                          r"end_header_id|begin_of_text|end_of_text|eom_id|tool|ipython)\|>|\[/?INST\]|<</?SYS>>|"
                          r"<(?:start|end)_of_turn>|<\|?(?:system|user|assistant)\|?>(?=\s*\w)")
 
+_AI = r"(?:the |this |any |our )?(?:ai|assistant|model|llm|language model|chatbot|bot)"
 INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("ignore_instructions", re.compile(r"\b(?:ignore|disregard|forget|override|bypass)\b(?: \w+){0,4}? "
-                                       r"(?:previous|prior|above|earlier|preceding|all|any|your|the|system)\b"
-                                       r"(?: \w+){0,3}? (?:instructions?|prompts?|rules|directions|guidelines)\b")),
-    ("new_instructions", re.compile(r"\b(?:new|updated|real) (?:system )?instructions? ?:")),
+    ("ignore_instructions", re.compile(r"\b(?:ignore|disregard|forget|override|bypass|set aside|discard)\b"
+                                       r"(?: \w+){0,4}? (?:previous|prior|above|earlier|preceding|all|any|your|the|"
+                                       r"system)\b(?: \w+){0,3}? (?:instructions?|prompts?|rules|directions|"
+                                       r"guidelines|guidance|orders|commands)\b")),
+    # Structural cues: instructions addressed to the model that void what came before.
+    ("forget_context", re.compile(r"\b(?:forget|ignore|disregard)\b (?:about )?(?:everything|all|anything) (?:that )?"
+                                  r"(?:you(?:'ve| have| were| had| are)? (?:been )?(?:told|instructed|taught|given|"
+                                  r"asked)|(?:written |said |stated )?(?:above|before this|so far|previously))\b")),
+    ("ignore_context", re.compile(r"\b(?:ignore|disregard|forget)\b (?:all |any )?(?:of )?(?:the|this|that|these|my) "
+                                  r"(?:above |previous |preceding |earlier |prior )?(?:text|review|document|content|"
+                                  r"message|input|context|passage|article|email|conversation|data|task)\b"
+                                  r"[^.!?\n]{0,40}?\b(?:instead|and now|and just|and only)\b")),
+    ("fake_task", re.compile(r"\byour (?:real|actual|true|new|only) (?:task|job|goal|instructions?|objective|"
+                             r"mission|purpose|assignment) (?:is|are|now|will be)\b|\b(?:text|review|message|input|"
+                             r"prompt|content|everything|instructions?|task) (?:above |before )?(?:was|is) "
+                             r"(?:just |only |merely )?(?:a test|fake|a joke|a distraction|irrelevant)\b")),
+    ("new_instructions", re.compile(r"\b(?:new|updated|real|important|revised|additional|urgent) (?:\w+ ){0,2}?"
+                                    r"(?:system )?instructions?(?: for " + _AI + r")? ?:")),
+    ("addressed_to_model", re.compile(r"\b(?:note|message|instructions?|attention) (?:to|for) " + _AI +
+                                      r"(?: reading (?:this|these))?\b ?[:,]")),
     ("reveal_prompt", re.compile(r"\b(?:reveal|print|show|repeat|output|leak)\b(?: \w+){0,3}? (?:system prompt|"
                                  r"hidden instructions|initial instructions|instructions above)")),
     ("jailbreak_persona", re.compile(r"\byou are now (?:dan|in developer mode|jailbroken|unrestricted|unfiltered)\b|"
                                      r"\bdo anything now\b|\bdeveloper mode (?:enabled|on)\b")),
 )
+ROLE_SPOOF_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("markdown_role_header", re.compile(r"(?im)^[ \t]*#{1,6}[ \t]*(?:system|assistant|user|human)\b[^\n]{0,40}$")),
+    ("upper_system_label", re.compile(r"\bSYSTEM(?: (?:OVERRIDE|PROMPT|MESSAGE|NOTE|INSTRUCTIONS?))?[ \t]*:")),
+    ("system_tag", re.compile(r"(?i)</?system>|\[/?system\]")),
+)
+"""Role spoofing on the raw text (line structure matters): markdown role headers, an upper-case SYSTEM label,
+``<system>`` tags. Fake turns (a ``User:`` and an ``Assistant:`` line inside one value) are found by
+``FAKE_TURN``."""
+FAKE_TURN = re.compile(r"(?im)^[ \t]*(user|human|assistant|ai|gpt|bot|system)[ \t]*:")
+_ANSWER_SIDE = frozenset({"assistant", "ai", "gpt", "bot"})
 SQUEEZED_INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ignore_instructions", re.compile(r"(?:ignore|disregard|forget)(?:all|any|the|your)*(?:previous|prior|above|"
                                        r"earlier|preceding)(?:instructions?|prompts?|rules|directions)")),
@@ -109,7 +136,12 @@ _SHELL_WORDS = ("curl", "wget", "fetch", "iwr", "invoke-webrequest", "/dev/tcp",
 _SECRET_WORDS = ("-----BEGIN", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "sk-",
                  "AIza", "_live_", "hf_", "eyJ")
 _INJECTION_WORDS = ("ignor", "disregard", "forget", "overrid", "bypass", "instruct", "prompt", "reveal",
-                    "anything", "developer", "jailbr")
+                    "anything", "developer", "jailbr", "set aside", "discard", "your real", "your actual", "your true",
+                    "your new", "your only", "a test", "fake", "a joke", "distraction", "irrelevant", "note to",
+                    "message to", "message for", "note for", "attention")
+_ROLE_WORDS = ("system", "SYSTEM", "User:", "user:", "USER:", "Assistant:", "assistant:", "ASSISTANT:", "Human:",
+               "AI:", "#")
+"""Anchors of the role-spoofing patterns (substring screen before the regexes run)."""
 
 
 def _has_any(text: str, words: tuple[str, ...]) -> bool:
@@ -154,6 +186,8 @@ class TextScanner:
             for m in ROLE_MARKER.finditer(text):
                 yield Hit(key="dataset.role_marker", value=m.group(), start=m.start(), end=m.end())
         yield from self._injection(text, lower)
+        if _has_any(text, _ROLE_WORDS):
+            yield from _role_spoofing(text)
         if _has_any(text, _SECRET_WORDS) or _has_long_token(text):
             yield from self._secrets(text)
 
@@ -280,6 +314,20 @@ class TextScanner:
             if entropy >= self.secret_min_entropy:
                 yield Hit(key="dataset.secret", value="high_entropy_token", start=m.start(), end=m.end(),
                           detail={"preview": _redact(token), "entropy": round(entropy, 3), "length": len(token)})
+
+
+def _role_spoofing(text: str) -> Iterator[Hit]:
+    """Markdown/label/tag role spoofing, and fake turns: a user-side and an answer-side turn label inside one value."""
+    for name, pattern in ROLE_SPOOF_PATTERNS:
+        for m in pattern.finditer(text):
+            yield Hit(key="dataset.role_marker", value=m.group().strip()[:80], start=m.start(), end=m.end(),
+                      detail={"pattern": name})
+    turns = list(FAKE_TURN.finditer(text))
+    sides = {m.group(1).lower() in _ANSWER_SIDE for m in turns}
+    if len(turns) >= 2 and sides == {True, False}:
+        first = next(m for m in turns if m.group(1).lower() in _ANSWER_SIDE)
+        yield Hit(key="dataset.role_marker", value=first.group().strip(), start=first.start(), end=first.end(),
+                  detail={"pattern": "fake_turns", "turns": len(turns)})
 
 
 def shannon_entropy(token: str) -> float:
