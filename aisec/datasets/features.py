@@ -88,6 +88,18 @@ class Featurizer:
     @classmethod
     def fit(cls, rows: Sequence[SampleRow], categorical_names: Sequence[str]) -> Featurizer:
         """Column medians (for imputation), means and standard deviations; IDF of the text n-grams."""
+        return cls._fit(rows, categorical_names)[0]
+
+    @classmethod
+    def fit_transform(cls, rows: Sequence[SampleRow], categorical_names: Sequence[str], *,
+                      drop_column: int | None = None) -> tuple[Featurizer, sparse.csr_matrix]:
+        """``fit`` then ``transform`` of the same rows, hashing their n-grams once (the costly part)."""
+        featurizer, counts = cls._fit(rows, categorical_names)
+        return featurizer, featurizer.transform(rows, drop_column=drop_column, counts=counts)
+
+    @classmethod
+    def _fit(cls, rows: Sequence[SampleRow], categorical_names: Sequence[str],
+             ) -> tuple[Featurizer, tuple[sparse.csr_matrix, sparse.csr_matrix] | None]:
         width = len(rows[0].numeric) if rows else 0
         medians, means, scales = [], [], []
         for j in range(width):
@@ -100,15 +112,17 @@ class Featurizer:
             sd = float(filled.std())
             scales.append(sd if sd > 0 and math.isfinite(sd) else 1.0)
         word_idf = char_idf = None
+        counts = None
         texts = [r.text for r in rows]
         if any(texts):
-            words, chars = _counts(texts)
-            word_idf, char_idf = _idf(words), _idf(chars)
+            counts = _counts(texts)
+            word_idf, char_idf = _idf(counts[0]), _idf(counts[1])
         return cls(medians=tuple(medians), means=tuple(means), scales=tuple(scales),
-                   categorical_names=tuple(categorical_names), word_idf=word_idf, char_idf=char_idf)
+                   categorical_names=tuple(categorical_names), word_idf=word_idf, char_idf=char_idf), counts
 
     def transform(self, rows: Sequence[SampleRow], *, texts: Sequence[str] | None = None,
-                  drop_column: int | None = None) -> sparse.csr_matrix:
+                  drop_column: int | None = None,
+                  counts: tuple[sparse.csr_matrix, sparse.csr_matrix] | None = None) -> sparse.csr_matrix:
         """Rows as features; ``texts`` replaces the rows' text (ablation), ``drop_column`` blanks one column.
 
         Columns are numbered numeric first, then categorical.
@@ -118,7 +132,7 @@ class Featurizer:
         body = list(texts) if texts is not None else [r.text for r in rows]
         blocks = []
         if self.word_idf is not None and self.char_idf is not None:
-            words, chars = _counts(body)
+            words, chars = counts if counts is not None else _counts(body)
             blocks.extend([_tfidf(words, self.word_idf), _tfidf(chars, self.char_idf)])
         width = len(self.medians)
         if width:

@@ -45,8 +45,7 @@ def cross_validate(rows: list[SampleRow], categorical: Sequence[str], *, folds: 
     classes, y = as_labels(rows)
     if len(classes) < 2 or len(rows) < 2 * folds:
         return None
-    featurizer = Featurizer.fit(rows, categorical)
-    x = featurizer.transform(rows, drop_column=drop_column)
+    featurizer, x = Featurizer.fit_transform(rows, categorical, drop_column=drop_column)
     text = featurizer.has_text
     probs = np.zeros((len(rows), len(classes)))
     fold_of = np.zeros(len(rows), dtype=np.int64)
