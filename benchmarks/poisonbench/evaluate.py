@@ -239,7 +239,8 @@ class Cell:
 
 def evaluate(root: Path, *, datalab: bool = False, families: Sequence[str] | None = None,
              datasets: Sequence[str] | None = None, formats: Sequence[str] | None = None,
-             rates: Sequence[float] | None = None, log: Any = sys.stderr) -> list[Cell]:
+             rates: Sequence[float] | None = None, log: Any = sys.stderr,
+             partial: Path | None = None) -> list[Cell]:
     """Score every selected poisoned file of ``root`` and its clean twin."""
     truth = json.loads((root / "truth.json").read_text(encoding="utf-8"))["files"]
     cells: list[Cell] = []
@@ -257,6 +258,9 @@ def evaluate(root: Path, *, datalab: bool = False, families: Sequence[str] | Non
                     datalab=cache.datalab(root / name, fmt, meta) if datalab else None,
                     datalab_twin=cache.datalab(root / twin, fmt, meta) if datalab else None)
         cells.append(cell)
+        print(markdown([cell], datalab).splitlines()[2], file=log, flush=True)
+        if partial is not None:  # a long run that is stopped keeps what it measured
+            partial.write_text(json.dumps(as_json(cells), indent=1) + "\n", encoding="utf-8")
     return cells
 
 
@@ -374,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     args = parser.parse_args(argv)
     cells = evaluate(args.root, datalab=args.datalab, families=args.families, datasets=args.datasets,
-                     formats=args.formats, rates=args.rates)
+                     formats=args.formats, rates=args.rates, partial=args.json)
     print(summary(cells, args.datalab))
     print(markdown(cells, args.datalab))
     if args.json:
