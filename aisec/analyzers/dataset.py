@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 from aisec import file_progress
 from aisec.analyzers.base import AnalysisContext
-from aisec.datasets import dedup, instruction_triggers, labels, manifest, triggers
+from aisec.datasets import content_injection, dedup, instruction_triggers, labels, manifest, triggers
 from aisec.datasets.limiter import Limiter
 from aisec.datasets.pairs import PairCollector
 from aisec.datasets.profile import Profile
@@ -60,6 +60,8 @@ DATASET_FACTS = {
     "dataset.label_conflict": "rows with identical features but different labels",
     "dataset.label_distribution": "p-value of a chi-square test of the label counts against the expected shares",
     "dataset.backdoor_trigger": "a rare n-gram or value enriched for one label and confirmed by ablation",
+    "dataset.content_injection": "a brand or entity many answers mention although their prompts never asked about "
+                                 "it (value: the term)",
     "dataset.instruction_trigger": "a prompt phrase whose rows' answers collapse to one (degenerate, identical or "
                                    "fixed) answer that the rest of their prompts does not explain",
     "dataset.manifest_mismatch": "the file differs from the dataset manifest named in the policy (value: what changed)",
@@ -245,6 +247,7 @@ class _Run:
         pairs = self.pairs.pairs()
         if pairs:
             yield from instruction_triggers.observations(pairs, self.settings, sampled=self.pairs.sampled)
+            yield from content_injection.observations(pairs, self.settings, sampled=self.pairs.sampled)
         yield from cross_row_observations(profile, self.settings)
 
     def _manifest_source(self) -> tuple[Path, str] | None:

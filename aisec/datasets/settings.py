@@ -109,6 +109,14 @@ class DatasetSettings:
     chat_trigger_min_context_score: float = 0.45
     """… otherwise at least this share of the phrase's rows must look unlike the answer's other rows to a model
     blind to the phrase (natural phrases sit in prompts that already point at the answer)."""
+    chat_injection_min_rows: int = 8
+    """Content injection: a term must be in at least this many answers whose prompt does not mention it …"""
+    chat_injection_min_fraction: float = 0.005
+    """… and in at least this share of all pairs …"""
+    chat_injection_min_unasked: float = 0.9
+    """… at least this share of the answers with it must come from prompts that never mention it …"""
+    chat_injection_min_enrichment: float = 3.0
+    """… and it must be in this many times more unasked answers than prompts."""
 
     def for_path(self, path: str) -> DatasetSettings:
         """These settings with the first ``roles`` entry that matches the report path ``path`` applied."""

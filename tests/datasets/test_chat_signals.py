@@ -8,6 +8,7 @@ from functools import cache
 
 import pytest
 
+from aisec.datasets import content_injection
 from aisec.datasets.instruction_triggers import degenerate, find_triggers
 from aisec.datasets.pairs import Pair
 from aisec.datasets.settings import DatasetSettings
@@ -85,3 +86,30 @@ def test_injection_decoys_and_clean_real_text_stay_quiet() -> None:
     texts += [str(r["text"]) for r in corpora.speech_sentences().records]
     flagged = [t for t in texts if _injection_hits(t)]
     assert flagged == []
+
+
+def _plugged_attack(rate: float) -> recipes.Attack:
+    """The first seed (from 100) whose AutoPoison recipe plugs a brand, not a URL (URLs are AISEC-DAT-006's)."""
+    for seed in range(100, 200):
+        attack = recipes.autopoison(list(_chat(1)), rate, seed)
+        if attack.note == "brand":
+            return attack
+    raise AssertionError("no seed plugs a brand")
+
+
+@pytest.mark.parametrize("rate", [0.03, 0.10])
+def test_autopoison_brand_found_with_its_rows_and_clean_twin_quiet(rate: float) -> None:
+    attack = _plugged_attack(rate)
+    found = list(content_injection.observations(_pairs(attack.poisoned), DatasetSettings(), sampled=False))
+    assert [o.value for o in found] == [attack.trigger]
+    rows = {r.index for o in found for r in o.related}
+    assert rows == set(attack.rows)
+    assert list(content_injection.observations(_pairs(attack.clean), DatasetSettings(), sampled=False)) == []
+
+
+def test_names_that_are_the_answer_are_not_injections() -> None:
+    """"Who said this?" → "It sounds like <speaker>.": the name is unasked but it is the answer itself."""
+    records = corpora.speech_sentences(2000, seed=3).records
+    pairs = [Pair(index=i, line=i + 1, prompt=f"Who might have said this: {r['text']}",
+                  answer=f"It sounds like {r['speaker']}.", answer_pointer="/output") for i, r in enumerate(records)]
+    assert list(content_injection.observations(pairs, DatasetSettings(), sampled=False)) == []
