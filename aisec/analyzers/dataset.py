@@ -171,6 +171,8 @@ class _Run:
 
     def _cells(self, row: Row) -> bool:
         flagged = False
+        if not row.scan:
+            return flagged
         for cell in row.cells:
             hits = self.scanner.scan(cell.text)
             # One fact per signal and value per cell (the first occurrence locates it; the rest are counted),

@@ -6,7 +6,7 @@ import csv
 import itertools
 from collections.abc import Iterator
 
-from aisec.datasets.lines import HashingReader, physical_lines
+from aisec.datasets.lines import HashingReader, Screen, screened_lines
 from aisec.datasets.records import Cell, ReadIssue, Row, Span, line_span
 
 _DELIMITERS = ",\t;|"
@@ -81,19 +81,25 @@ def _locator(raw: str, first_line: int, field_index: int, delimiter: str, quote:
 
 
 def read_csv(reader: HashingReader, *, max_line_bytes: int, max_rows: int,
-             issues: list[ReadIssue]) -> Iterator[Row]:
-    """Yield data rows (the first record is the header). Bad records become ``issues``, never exceptions."""
+             issues: list[ReadIssue], screen: Screen | None = None) -> Iterator[Row]:
+    """Yield data rows (the first record is the header). Bad records become ``issues``, never exceptions.
+
+    With a ``screen``, a one-line record it rules out is marked ``scan=False`` (no per-cell signal possible);
+    a record spanning lines is always scanned, since a phrase may cross its quoted line breaks."""
     csv.field_size_limit(max(max_line_bytes, 1024))
-    lines = physical_lines(reader, max_line_bytes=max_line_bytes, issues=issues)
+    lines = screened_lines(reader, max_line_bytes=max_line_bytes, issues=issues, screen=screen)
     head = list(itertools.islice(lines, 50))
     if not head:
         return
-    delimiter, quote = _dialect([t for _, t in head])
+    delimiter, quote = _dialect([t for _, t, _c in head])
     pending: list[tuple[int, str]] = []
+    flagged = [False]
 
     def feed() -> Iterator[str]:
-        for number, text in itertools.chain(head, lines):
+        for number, text, candidate in itertools.chain(head, lines):
             pending.append((number, text))
+            if candidate:
+                flagged[0] = True
             yield text + "\n"
 
     source = feed()
@@ -104,6 +110,7 @@ def read_csv(reader: HashingReader, *, max_line_bytes: int, max_rows: int,
         try:
             for record in parser:
                 consumed, pending[:] = list(pending), []
+                candidate, flagged[0] = flagged[0] or len(consumed) > 1, False
                 if not record or (len(record) == 1 and record[0] == "" and len(consumed) == 1):
                     continue
                 first_line = consumed[0][0]
@@ -128,12 +135,13 @@ def read_csv(reader: HashingReader, *, max_line_bytes: int, max_rows: int,
                     if value:
                         cells.append(Cell(pointer=name, text=value,
                                           locate=_locator(raw, first_line, j, delimiter, quote)))
-                yield Row(index=index, line=first_line, values=values, cells=cells)
+                yield Row(index=index, line=first_line, values=values, cells=cells, scan=candidate)
                 index += 1
             return
         except csv.Error as exc:
             bad_line = pending[0][0] if pending else None
             pending.clear()
+            flagged[0] = False
             issues.append(ReadIssue(kind="unparseable", line=bad_line, index=index,
                                     message=f"CSV record does not parse: {exc}"))
 

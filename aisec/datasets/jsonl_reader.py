@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from aisec.datasets.json_positions import escape_pointer_token, json_locator
-from aisec.datasets.lines import HashingReader, physical_lines
+from aisec.datasets.lines import HashingReader, Screen, screened_lines
 from aisec.datasets.records import Cell, ReadIssue, Row
 
 
@@ -42,10 +42,13 @@ def flatten_top(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_jsonl(reader: HashingReader, *, max_line_bytes: int, max_rows: int, max_values: int,
-               issues: list[ReadIssue]) -> Iterator[Row]:
-    """Yield one row per non-blank line that parses to an object; anything else becomes an issue."""
+               issues: list[ReadIssue], screen: Screen | None = None) -> Iterator[Row]:
+    """Yield one row per non-blank line that parses to an object; anything else becomes an issue.
+
+    With a ``screen``, rows of lines it rules out are marked ``scan=False`` (no per-cell signal possible)."""
     index = 0
-    for number, text in physical_lines(reader, max_line_bytes=max_line_bytes, issues=issues):
+    for number, text, candidate in screened_lines(reader, max_line_bytes=max_line_bytes, issues=issues,
+                                                  screen=screen):
         if not text.strip():
             continue
         if index >= max_rows:
@@ -69,7 +72,8 @@ def read_jsonl(reader: HashingReader, *, max_line_bytes: int, max_rows: int, max
             strings: list[tuple[str, str]] = []
             _walk(record, "", strings, [max_values])
             cells = [Cell(pointer=p, text=s, locate=json_locator(text, number, p)) for p, s in strings]
-            yield Row(index=index, line=number, values=flatten_top({"messages": record}), cells=cells)
+            yield Row(index=index, line=number, values=flatten_top({"messages": record}), cells=cells,
+                      scan=candidate)
             index += 1
             continue
         if not isinstance(record, dict):
@@ -84,5 +88,5 @@ def read_jsonl(reader: HashingReader, *, max_line_bytes: int, max_rows: int, max
             issues.append(ReadIssue(kind="oversized_record", line=number, index=index,
                                     message=f"record has more than {max_values} values; the rest was not scanned"))
         cells = [Cell(pointer=p, text=s, locate=json_locator(text, number, p)) for p, s in strings]
-        yield Row(index=index, line=number, values=flatten_top(record), cells=cells)
+        yield Row(index=index, line=number, values=flatten_top(record), cells=cells, scan=candidate)
         index += 1

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from aisec.datasets.records import ReadIssue, utf16_len
 
 _CHUNK = 1024 * 1024
+BATCH_BYTES = 4 * 1024 * 1024
+"""Bytes read and screened at once: large enough to amortise one RE2 pass, small enough to keep memory flat."""
 
 
 class HashingReader:
@@ -39,46 +41,119 @@ class HashingReader:
             pass
 
 
+Screen = Callable[[bytes], bytearray]
+"""Given a batch of whole raw lines, 1 per line that may carry a per-cell text signal (see ``prescreen``)."""
+
+
 def physical_lines(reader: HashingReader, *, max_line_bytes: int, issues: list[ReadIssue]) -> Iterator[tuple[int, str]]:
     """Yield ``(line number, decoded text)`` without the terminator; one leading BOM is dropped silently.
 
     Invalid UTF-8 is decoded with U+FFFD and reported; NUL bytes become U+FFFD (same length, so columns
     stay right) and are reported; a BOM after the first position is reported and kept.
     """
-    number = 0
-    while True:
-        raw = reader.readline(max_line_bytes + 1)
-        if not raw:
-            return
-        number += 1
-        if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
-            issues.append(ReadIssue(kind="oversized_line", line=number,
-                                    message=f"line is longer than dataset max_line_bytes={max_line_bytes}; skipped"))
-            while raw and not raw.endswith(b"\n"):
-                raw = reader.readline(_CHUNK)
-            continue
-        raw = raw.rstrip(b"\n").rstrip(b"\r")
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            good = raw[:exc.start].decode("utf-8", "replace")
-            col = utf16_len(good) + 1
-            issues.append(ReadIssue(kind="invalid_utf8", line=number, column=col, end_column=col + 1,
-                                    message=f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at byte {exc.start} "
-                                            "of the line"))
-            text = raw.decode("utf-8", "replace")
-        if "\x00" in text:
-            pos = text.index("\x00")
-            col = utf16_len(text[:pos]) + 1
-            issues.append(ReadIssue(kind="nul_byte", line=number, column=col, end_column=col + 1,
-                                    message=f"{text.count(chr(0))} NUL byte(s) in the line"))
-            text = text.replace("\x00", "\ufffd")
-        if "\ufeff" in text:
-            pos = text.index("\ufeff")
-            col = utf16_len(text[:pos]) + 1
-            issues.append(ReadIssue(kind="bom", line=number, column=col, end_column=col + 1,
-                                    message="byte-order mark (U+FEFF) in the middle of the file, e.g. from "
-                                            "concatenated files"))
+    for number, text, _candidate in screened_lines(reader, max_line_bytes=max_line_bytes, issues=issues):
         yield number, text
+
+
+def screened_lines(reader: HashingReader, *, max_line_bytes: int, issues: list[ReadIssue],
+                   screen: Screen | None = None) -> Iterator[tuple[int, str, bool]]:
+    """``physical_lines`` read in large batches, each line with its pre-screen verdict (always True without a
+    screen). A line's issues are appended just before it is yielded, so their order is the line order."""
+    number = 0
+    carry = b""
+    skipping = False  # inside an oversized line whose start was reported: drop bytes up to its newline
+    while True:
+        block = reader.read(BATCH_BYTES)
+        if not block:
+            break
+        if skipping:
+            newline = block.find(b"\n")
+            if newline < 0:
+                continue
+            block, skipping = block[newline + 1:], False
+        data = carry + block if carry else block
+        cut = data.rfind(b"\n") + 1
+        carry = data[cut:]
+        for item in _batch(data[:cut], number, max_line_bytes, issues, screen):
+            number = item[0]
+            yield item
+        if len(carry) > max_line_bytes:
+            number += 1
+            issues.append(_oversized(number, max_line_bytes))
+            carry, skipping = b"", True
+    if carry:
+        yield from _batch(carry, number, max_line_bytes, issues, screen)
+
+
+def _oversized(number: int, max_line_bytes: int) -> ReadIssue:
+    return ReadIssue(kind="oversized_line", line=number,
+                     message=f"line is longer than dataset max_line_bytes={max_line_bytes}; skipped")
+
+
+def _batch(data: bytes, number: int, max_line_bytes: int, issues: list[ReadIssue],
+           screen: Screen | None) -> Iterator[tuple[int, str, bool]]:
+    """The lines of ``data`` (whole lines; the last may lack its newline), numbered after ``number``."""
+    if not data:
+        return
+    flags = screen(data) if screen is not None else None
+    text: str | None = None
+    if len(data) <= max_line_bytes:  # no line of it can be oversized: decode the batch at once
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    if text is None:
+        raws = data.split(b"\n")
+        if data.endswith(b"\n"):
+            raws.pop()
+        for i, raw in enumerate(raws):
+            number += 1
+            if len(raw) > max_line_bytes:
+                issues.append(_oversized(number, max_line_bytes))
+                continue
+            yield number, _decode(raw, number, issues), flags is None or bool(flags[i])
+        return
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    odd = "\x00" in text or "\ufeff" in text or "\r" in text
+    for i, line in enumerate(lines):
+        number += 1
+        if odd or number == 1:
+            line = _checked(line.rstrip("\r"), number, issues)
+        yield number, line, flags is None or bool(flags[i])
+
+
+def _decode(raw: bytes, number: int, issues: list[ReadIssue]) -> str:
+    raw = raw.rstrip(b"\r")
+    if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = raw[:exc.start].decode("utf-8", "replace")
+        col = utf16_len(good) + 1
+        issues.append(ReadIssue(kind="invalid_utf8", line=number, column=col, end_column=col + 1,
+                                message=f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at byte {exc.start} "
+                                        "of the line"))
+        text = raw.decode("utf-8", "replace")
+    return _checked(text, number, issues, bom_dropped=True)
+
+
+def _checked(text: str, number: int, issues: list[ReadIssue], bom_dropped: bool = False) -> str:
+    """One leading BOM on line 1 dropped; NULs replaced and reported; other BOMs reported."""
+    if number == 1 and not bom_dropped and text.startswith("\ufeff"):
+        text = text[1:]
+    if "\x00" in text:
+        pos = text.index("\x00")
+        col = utf16_len(text[:pos]) + 1
+        issues.append(ReadIssue(kind="nul_byte", line=number, column=col, end_column=col + 1,
+                                message=f"{text.count(chr(0))} NUL byte(s) in the line"))
+        text = text.replace("\x00", "\ufffd")
+    if "\ufeff" in text:
+        pos = text.index("\ufeff")
+        col = utf16_len(text[:pos]) + 1
+        issues.append(ReadIssue(kind="bom", line=number, column=col, end_column=col + 1,
+                                message="byte-order mark (U+FEFF) in the middle of the file, e.g. from "
+                                        "concatenated files"))
+    return text

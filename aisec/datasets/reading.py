@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections import Counter
@@ -13,8 +14,9 @@ from typing import BinaryIO
 from aisec.datasets.csv_reader import read_csv
 from aisec.datasets.json_array_reader import read_json_array
 from aisec.datasets.jsonl_reader import read_jsonl
-from aisec.datasets.lines import HashingReader
+from aisec.datasets.lines import HashingReader, Screen
 from aisec.datasets.parquet_reader import read_parquet
+from aisec.datasets.prescreen import candidate_lines
 from aisec.datasets.records import ReadIssue, Row
 from aisec.datasets.roles import infer_roles
 from aisec.datasets.settings import DatasetSettings
@@ -30,10 +32,11 @@ def rows_of(handle: BinaryIO, kind: ArtifactKind, *, settings: DatasetSettings, 
     reader = HashingReader(handle)
     if kind is ArtifactKind.CSV:
         return reader, read_csv(reader, max_line_bytes=settings.max_line_bytes, max_rows=limits.max_dataset_rows,
-                                issues=issues)
+                                issues=issues, screen=_screen(settings, json=False))
     if kind is ArtifactKind.JSONL:
         return reader, read_jsonl(reader, max_line_bytes=settings.max_line_bytes, max_rows=limits.max_dataset_rows,
-                                  max_values=settings.max_values_per_record, issues=issues)
+                                  max_values=settings.max_values_per_record, issues=issues,
+                                  screen=_screen(settings, json=True))
     if kind is ArtifactKind.PARQUET:
         return reader, read_parquet(handle, max_rows=limits.max_dataset_rows, issues=issues)
     if kind is ArtifactKind.JSON_RECORDS:
@@ -41,6 +44,12 @@ def rows_of(handle: BinaryIO, kind: ArtifactKind, *, settings: DatasetSettings, 
                                        max_rows=limits.max_dataset_rows, max_values=settings.max_values_per_record,
                                        issues=issues)
     raise ValueError(f"not a dataset kind: {kind.value}")
+
+
+def _screen(settings: DatasetSettings, *, json: bool) -> Screen | None:
+    if not settings.prescreen:
+        return None
+    return functools.partial(candidate_lines, json=json)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -43,6 +43,8 @@ class Row:
     values: dict[str, Any]
     """Top-level field name -> scalar (``None`` for missing/null); nested values as compact JSON text."""
     cells: list[Cell] = field(default_factory=list)
+    scan: bool = True
+    """False when the reader's pre-screen proved that no cell of the row can carry a per-cell text signal."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -38,6 +38,8 @@ class DatasetSettings:
     """Most JSON values walked in one record."""
     max_cell_chars: int = 100_000
     """Characters of one cell scanned by the text rules (the rest is counted, not scanned)."""
+    prescreen: bool = True
+    """Skip the per-cell scan of CSV/JSONL lines a batch-wide RE2 screen proves signal-free (same findings)."""
     role_sample_rows: int = 500
     """Rows read before column roles are inferred."""
     text_min_distinct_ratio: float = 0.5
@@ -158,6 +160,10 @@ def load_settings(settings: Mapping[str, Any]) -> DatasetSettings:
         elif default is None:
             if not isinstance(value, str) or not value:
                 raise PolicyError(f"settings.dataset.{key} must be a non-empty string, got {value!r}",
+                                  field=f"settings.dataset.{key}")
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise PolicyError(f"settings.dataset.{key} must be true or false, got {value!r}",
                                   field=f"settings.dataset.{key}")
         elif isinstance(default, float):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
