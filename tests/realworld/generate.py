@@ -32,7 +32,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 warnings.filterwarnings("ignore")
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "corpus" / "generated"
+OUT = Path(os.environ.get("AISEC_REALWORLD_OUT", HERE / "corpus" / "generated"))
 sys.path.insert(0, str(HERE.parent.parent))  # for fixtures.chat_templates
 
 LIBRARIES = ["numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "xgboost", "lightgbm", "joblib", "torch", "onnx",
@@ -219,7 +219,7 @@ def gen_sklearn() -> None:
     from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
     from sklearn.svm import SVC
     from sklearn.tree import DecisionTreeClassifier
 
@@ -236,6 +236,9 @@ def gen_sklearn() -> None:
         "tree": DecisionTreeClassifier(max_depth=2).fit(x, y),
         "tfidf": Pipeline([("tfidf", TfidfVectorizer()), ("clf", LogisticRegression())]).fit(texts, [0, 1, 0, 1]),
         "count_vectorizer": CountVectorizer(dtype=np.float64).fit(texts),
+        "function_transformer": make_pipeline(FunctionTransformer(np.log1p, inverse_func=np.expm1),
+                                              FunctionTransformer(np.clip, kw_args={"a_min": 0, "a_max": 5}),
+                                              StandardScaler()).fit(x),
         "column_transformer": ColumnTransformer([("oh", OneHotEncoder(), [0]), ("sc", StandardScaler(), [1])]).fit(
             np.array([[0, 1.0], [1, 2.0], [2, 0.5]])),
     }
