@@ -59,7 +59,8 @@ DATASET_FACTS = {
     "dataset.label_noise": "share of rows with confident label issues (value), with the counts behind it",
     "dataset.label_conflict": "rows with identical features but different labels",
     "dataset.label_distribution": "p-value of a chi-square test of the label counts against the expected shares",
-    "dataset.backdoor_trigger": "a rare n-gram or value enriched for one label and confirmed by ablation",
+    "dataset.backdoor_trigger": "a feature group enriched for one label whose rows the rest of their content does "
+                                "not explain (dirty-label backdoor); every affected row attached",
     "dataset.content_injection": "a brand or entity many answers mention although their prompts never asked about "
                                  "it (value: the term)",
     "dataset.instruction_trigger": "a prompt phrase whose rows' answers collapse to one (degenerate, identical or "

@@ -84,16 +84,26 @@ class DatasetSettings:
     """Share of rows cleanlab flags on clean real tables (scikit-learn's wine, breast cancer, digits: 0-0.3 %) …"""
     label_noise_tabular_error_share: float = 0.25
     """… or this share of the out-of-fold error rate when higher (clean tables: at most 0.1 of the error)."""
-    trigger_min_support: int = 8
-    """A trigger candidate (n-gram or value) must occur in at least this many rows …"""
-    trigger_max_fraction: float = 0.1
-    """… and in at most this share of the rows (triggers are rare)."""
-    trigger_alpha: float = 0.001
-    """Family-wise error rate (Bonferroni over all candidates) of the enrichment test."""
-    trigger_min_flip_fraction: float = 0.6
-    """Share of a candidate's rows the ablated model must assign another label to confirm a trigger."""
+    trigger_min_support: int = 5
+    """A trigger candidate (n-gram, value or value pattern) must occur in at least this many rows …"""
+    trigger_max_fraction: float = 0.5
+    """… and in at most this share of the rows. Only bounds the mining: a feature in more than half the rows
+    cannot mark one label's poisoned subset; attacks of 10-15 % and more stay visible."""
+    trigger_max_ngram: int = 5
+    """Longest token n-gram mined (longer repeated sentences are covered by their overlapping n-grams)."""
+    trigger_alpha: float = 0.05
+    """Family-wise error rate (Bonferroni over every feature and label) of the enrichment screen; the ablation
+    test below, not this screen, decides what is reported."""
+    trigger_group_jaccard: float = 0.7
+    """Features marking rows this similar (Jaccard) are one candidate, tested and ablated together."""
+    trigger_min_unexplained: float = 0.55
+    """Share of a candidate's target-labelled rows whose other content (candidate removed, model fitted without
+    these rows) does not say the target class. Measured on real clean corpora: natural class words and decoys at
+    most 0.43; dirty-label triggers 0.58-0.99."""
     trigger_max_candidates: int = 200
-    """Most significant candidates confirmed by ablation."""
+    """Most candidate groups screened."""
+    trigger_max_refits: int = 20
+    """Most candidates given the exact test (one model fit each)."""
     secret_min_entropy: float = 4.3
     """Shannon entropy (bits per character) of a 32+ character token taken as a generic secret."""
     popular_packages: tuple[str, ...] = ()

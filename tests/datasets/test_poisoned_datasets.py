@@ -69,10 +69,10 @@ def test_text_backdoor_trigger_is_found_with_its_rows() -> None:
     assert [t.value for t in triggers] == truth()["reviews_backdoor.jsonl"]["trigger"]
     t = triggers[0]
     expected = truth()["reviews_backdoor.jsonl"]["dataset.backdoor_trigger"]
-    assert t.detail["target_label"] == "positive" and t.detail["rows_with_target_label"] == len(expected)
-    assert float(t.detail["p_value_bonferroni"]) <= 0.001 and float(t.detail["ablation_flip_fraction"]) >= 0.9
+    assert t.detail["target_label"] == "positive" and t.detail["affected_rows"] == len(expected)
+    assert float(t.detail["p_value"]) <= 0.001 and float(t.detail["unexplained_share"]) >= 0.9
     assert t.location.line == expected[0]
-    assert str(t.detail["rows"]).startswith(", ".join(str(x) for x in expected[:5]))
+    assert [r.location.line for r in t.related] == expected
 
 
 def test_tabular_backdoor_trigger_is_found() -> None:
@@ -80,7 +80,7 @@ def test_tabular_backdoor_trigger_is_found() -> None:
     triggers = [f for f in facts if f.key == "dataset.backdoor_trigger"]
     assert [t.value for t in triggers] == ["mean_smoothness == 0.31337"]
     expected = truth()["cancer_trigger.csv"]["dataset.backdoor_trigger"]
-    assert triggers[0].detail["rows_with_target_label"] == len(expected)
+    assert [r.location.line for r in triggers[0].related] == expected
     assert triggers[0].detail["target_label"] == "benign"
 
 

@@ -1,0 +1,152 @@
+"""Trigger candidates: features (token n-grams, exact values, value tails) enriched for one label, grouped when
+they mark (nearly) the same rows, so a multi-token sentence or a multi-feature pattern is one candidate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+_TOKEN = re.compile(r"\w+")
+MAX_TOKENS_PER_ROW = 512
+"""Tokens of one text considered for n-grams (the rest of a very long text is not mined)."""
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens: the unit of text triggers."""
+    return _TOKEN.findall(text.lower())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Feature:
+    """One mined feature: an n-gram (``tokens``) or a column test, and the rows (positions) that have it."""
+
+    kind: str
+    """``ngram``, ``value`` or ``range``."""
+    name: str
+    rows: npt.NDArray[np.int64]
+    tokens: tuple[str, ...] = ()
+    columns: tuple[int, ...] = ()
+    """Feature columns the test reads (numeric first, then categorical, as the profile orders them)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Group:
+    """Features that mark (nearly) the same rows, enriched for ``label``: tested and ablated together."""
+
+    members: tuple[Feature, ...]
+    rows: npt.NDArray[np.int64]
+    """Positions of every row holding any member (the rows the ablation changes)."""
+    label: int
+    p_value: float
+    adjusted: float
+
+    @property
+    def kind(self) -> str:
+        """The leading member's kind (a group of several columns is ``pattern``)."""
+        return "pattern" if len(self.columns) > 1 else self.members[0].kind
+
+    @property
+    def columns(self) -> tuple[int, ...]:
+        """Every column a member reads (what the ablation drops)."""
+        return tuple(sorted({c for m in self.members for c in m.columns}))
+
+    @property
+    def name(self) -> str:
+        """The trigger as shown: the longest n-gram, or every column test joined with ``&``."""
+        if self.members[0].kind == "ngram":
+            return max((m for m in self.members), key=lambda m: (len(m.tokens), -len(m.rows), m.name)).name
+        parts: dict[str, None] = {}
+        for m in sorted(self.members, key=lambda m: m.columns):
+            for part in m.name.split(" & "):
+                parts.setdefault(part)
+        return " & ".join(parts)
+
+
+def text_features(texts: Sequence[str], *, max_n: int, min_support: int, max_fraction: float) -> list[Feature]:
+    """Token n-grams (1..max_n) present in at least ``min_support`` and at most ``max_fraction`` of the rows."""
+    postings: dict[str, list[int]] = {}
+    for pos, text in enumerate(texts):
+        words = tokenize(text)[:MAX_TOKENS_PER_ROW]
+        grams: set[str] = set()
+        for n in range(1, max_n + 1):
+            grams.update(" ".join(words[i:i + n]) for i in range(len(words) - n + 1))
+        for g in grams:
+            postings.setdefault(g, []).append(pos)
+    top = max(min_support, int(max_fraction * len(texts)))
+    return [Feature(kind="ngram", name=g, rows=np.asarray(p, dtype=np.int64), tokens=tuple(g.split(" ")))
+            for g, p in postings.items() if min_support <= len(p) <= top]
+
+
+def enriched(features: Sequence[Feature], y: npt.NDArray[np.int64], classes: int, *, alpha: float,
+             ) -> list[tuple[Feature, int, float, float]]:
+    """(feature, label, p, Bonferroni-adjusted p) for features over-represented in one label (binomial test
+    against the label's base rate), most significant first."""
+    from scipy.stats import binom  # type: ignore[import-untyped]
+
+    if not features:
+        return []
+    n = len(y)
+    base = np.bincount(y, minlength=classes) / n
+    counts = np.zeros((len(features), classes), dtype=np.int64)
+    for i, f in enumerate(features):
+        counts[i] = np.bincount(y[f.rows], minlength=classes)
+    support = counts.sum(axis=1)
+    # One test per feature and label; the label tested is the most over-represented one relative to its base.
+    lift = counts / np.maximum(base, 1e-12)
+    top = lift.argmax(axis=1)
+    k = counts[np.arange(len(features)), top]
+    p = binom.sf(k - 1, support, base[top])
+    tests = max(len(features) * classes, 1)
+    adjusted = np.minimum(1.0, p * tests)
+    keep = [int(i) for i in np.flatnonzero(adjusted <= alpha)]
+    order = sorted(keep, key=lambda i: (p[i], -len(features[i].tokens), features[i].name))
+    return [(features[i], int(top[i]), float(p[i]), float(adjusted[i])) for i in order]
+
+
+def group(found: Sequence[tuple[Feature, int, float, float]], *, min_jaccard: float, limit: int) -> list[Group]:
+    """Greedy grouping in significance order: a feature joins the first group (same label) whose rows it marks
+    with Jaccard similarity at least ``min_jaccard``; else it starts a group. At most ``limit`` groups."""
+    groups: list[tuple[list[Feature], set[int], int, float, float]] = []
+    for feature, label, p, adjusted in found:
+        rows = set(feature.rows.tolist())
+        for members, grows, glabel, _, _ in groups:
+            if glabel != label:
+                continue
+            inter = len(rows & grows)
+            if inter and inter / len(rows | grows) >= min_jaccard:
+                members.append(feature)
+                grows |= rows
+                break
+        else:
+            if len(groups) < limit:
+                groups.append(([feature], rows, label, p, adjusted))
+    return [Group(members=tuple(m), rows=_group_rows(m), label=lab, p_value=p, adjusted=a)
+            for m, _, lab, p, a in groups]
+
+
+def _group_rows(members: Sequence[Feature]) -> npt.NDArray[np.int64]:
+    """The rows a group marks. N-grams: rows holding a maximal member (one inside no other member), so a sentence
+    trigger's rows are those with one of its long n-grams, not every row with a common sub-phrase, while
+    alternative trigger tokens (rows with any of them) all count. Columns: rows holding more than half of the
+    members' values (a natural row shares one value of a multi-feature trigger, not the pattern)."""
+    if len(members) == 1:
+        return members[0].rows
+    if members[0].kind == "ngram":
+        maximal = [m for m in members if not any(o is not m and len(o.tokens) > len(m.tokens) and
+                                                 _inside(m.tokens, o.tokens) for o in members)]
+        return np.unique(np.concatenate([m.rows for m in maximal]))
+    counts: dict[int, int] = {}
+    for m in members:
+        for r in m.rows.tolist():
+            counts[r] = counts.get(r, 0) + 1
+    need = len(members) / 2
+    return np.asarray(sorted(r for r, c in counts.items() if c > need), dtype=np.int64)
+
+
+def _inside(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    n = len(short)
+    return any(long[i:i + n] == short for i in range(len(long) - n + 1))
