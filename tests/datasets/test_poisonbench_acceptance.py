@@ -21,6 +21,7 @@ RATES = (0.03, 0.10)
 PASSING = [
     ("reviews", "hidden_unicode", "csv"),
     ("chat", "hidden_unicode", "jsonl"),
+    ("chat", "wan_trigger", "jsonl"),
 ]
 
 
