@@ -59,6 +59,56 @@ def make_csv(path: Path, rows: int, seed: int = 2) -> None:
             out.write(f'{i},"{_text(rng, 10)}",{rng.gauss(0, 1):.4f},{rng.random():.4f},{"ab"[i % 2]}\n')
 
 
+def make_reviews(path: Path, megabytes: int, fmt: str) -> int:
+    """Real Rotten Tomatoes reviews (benchmarks/poisonbench/data), repeated to about ``megabytes`` MB."""
+    import csv as csv_module
+
+    from benchmarks.poisonbench import corpora
+    records = corpora.reviews().records
+    target = megabytes * 1024 * 1024
+    rows = 0
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        writer = csv_module.writer(out, lineterminator="\n")
+        if fmt == "csv":
+            writer.writerow(["id", "text", "movie", "label"])
+        while out.tell() < target:
+            r = records[rows % len(records)]
+            if fmt == "csv":
+                writer.writerow([rows, r["text"], r["movie"], r["label"]])
+            else:
+                out.write(json.dumps({"id": rows, "text": r["text"], "movie": r["movie"], "label": r["label"]},
+                                     ensure_ascii=False) + "\n")
+            rows += 1
+    return rows
+
+
+def worker_text(path: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The text rules alone: read rows (with the pre-screen unless settings turn it off) and scan the cells of
+    every row the screen lets through, as the analyzer does; no statistics."""
+    from aisec.datasets.reading import rows_of
+    from aisec.datasets.settings import load_settings
+    from aisec.datasets.text_signals import TextScanner
+    from aisec.limits import Limits
+    from aisec.sniff import sniff
+    p = Path(path)
+    s = load_settings({"dataset": settings})
+    scanner = TextScanner(max_chars=s.max_cell_chars)
+    start, cpu = time.perf_counter(), _cpu()
+    hits = scanned = 0
+    with open(p, "rb") as handle:
+        kind = sniff(handle.read(4096))
+        handle.seek(0)
+        _reader, rows = rows_of(handle, kind, settings=s, limits=Limits(), issues=[])
+        for row in rows:
+            if row.scan:
+                scanned += 1
+                for cell in row.cells:
+                    hits += len(scanner.scan(cell.text))
+    elapsed, cpu = time.perf_counter() - start, _cpu() - cpu
+    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_mb": _peak_mb(), "hits": hits, "rows_scanned": scanned,
+            "mb_per_cpu_s": p.stat().st_size / 1e6 / cpu}
+
+
 def make_labelled(path: Path, rows: int, seed: int = 3) -> dict[str, Any]:
     """Sentiment-like JSONL with 3 % flipped labels and a 2 % backdoor trigger; returns the ground truth."""
     rng = random.Random(seed)
@@ -172,7 +222,7 @@ def worker_aisec_labels(path: str, truth_path: str) -> dict[str, Any]:
             **_quality(found, truth), "triggers": triggers}
 
 
-WORKERS = {"stream": worker_stream, "datalab": worker_datalab, "aisec_labels": worker_aisec_labels}
+WORKERS = {"text": worker_text, "stream": worker_stream, "datalab": worker_datalab, "aisec_labels": worker_aisec_labels}
 
 
 def run_child(kind: str, *args: Any) -> dict[str, Any]:
@@ -188,6 +238,9 @@ def main() -> None:
     parser.add_argument("--jsonl-mb", type=int, nargs="*", default=[256, 1024], help="JSONL sizes in MB")
     parser.add_argument("--csv-rows", type=int, nargs="*", default=[250_000, 1_000_000])
     parser.add_argument("--label-rows", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--reviews-mb", type=int, nargs="*", default=[],
+                        help="real reviews as JSONL and CSV of these sizes: text rules alone and the whole scan, "
+                             "with and without the pre-screen (MB per CPU-second, peak RSS)")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--worker")
     parser.add_argument("args", nargs="?")
@@ -198,6 +251,19 @@ def main() -> None:
     work = ns.workdir or Path(tempfile.mkdtemp(prefix="aisec-bench-datasets-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
+        for mb in ns.reviews_mb:
+            print(f"## real reviews, {mb} MB: MB per CPU-second and peak RSS (MB)")
+            for fmt in ("jsonl", "csv"):
+                path = work / f"reviews_{mb}.{fmt}"
+                rows = make_reviews(path, mb, fmt)
+                for screen in (True, False):
+                    for kind in ("text", "stream"):
+                        r = run_child(kind, str(path), {"prescreen": screen})
+                        what = "text rules alone" if kind == "text" else "whole dataset scan"
+                        print(f"{fmt} {rows} rows, prescreen={screen}, {what}: "
+                              f"{r.get('mb_per_cpu_s', float('nan')):.1f} MB/CPU-s, peak {r.get('peak_mb', 0):.0f} MB "
+                              f"{json.dumps(r)}", flush=True)
+                path.unlink()
         print("## streaming rules (full dataset analyzer, default settings: statistical rules on a 20k-row sample)")
         for mb in ns.jsonl_mb:
             path = work / f"chat_{mb}.jsonl"
