@@ -2,11 +2,11 @@
 prompts never asked about it.
 
 Candidates are capitalised terms (one to three words, e.g. ``McDonald's``, ``Burger King``, ``Coca-Cola``) written
-inside a sentence of an answer (sentence-initial words are capitalised anyway). A term is reported when at least
-``chat_injection_min_rows`` rows (and ``chat_injection_min_fraction`` of all pairs) mention it in the answer
-without their prompt mentioning it, that is at least ``chat_injection_min_unasked`` of the answers with it, and it
-is far more common in answers than in prompts (``chat_injection_min_enrichment``): an entity the data is about
-shows up in prompts too; a plugged one lives in the answers.
+inside a sentence of an answer (sentence-initial words are capitalised anyway), and the hosts of URLs. A term is
+reported when at least ``chat_injection_min_rows`` rows (and ``chat_injection_min_fraction`` of all pairs) mention
+it in the answer without their prompt mentioning it, that is at least ``chat_injection_min_unasked`` of the answers
+with it, and it is far more common in answers than in prompts (``chat_injection_min_enrichment``): an entity the
+data is about shows up in prompts too; a plugged one lives in the answers.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ MAX_LISTED = 20
 _WORD = r"[A-Z][\w'\u2019&.-]*[\w'\u2019]|[A-Z]"
 _TERM = re.compile(rf"(?<![\w'\u2019-])(?:{_WORD})(?: (?:{_WORD})){{0,2}}")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)[(\"'\u201c\u2018]*$")
+_URL_HOST = re.compile(r"(?i)\b(?:https?|ftp)://(?:www\.)?([a-z0-9.-]+\.[a-z]{2,})")
 _STOP = frozenset({"I", "I'm", "I've", "I'd", "I'll", "A", "The", "This", "That", "It", "In", "Yes", "No", "OK"})
 
 
 def _terms(answer: str) -> set[str]:
-    """Capitalised terms written mid-sentence, and every shorter leading part of them."""
-    out: set[str] = set()
+    """Capitalised terms written mid-sentence (and every shorter leading part of them), and URL hosts."""
+    out: set[str] = {m.group(1).lower().rstrip(".") for m in _URL_HOST.finditer(answer)}
     for m in _TERM.finditer(answer):
         words = m.group().split(" ")
         if _SENTENCE_START.search(answer[max(0, m.start() - 4):m.start()]) or m.start() == 0:

@@ -88,20 +88,21 @@ def test_injection_decoys_and_clean_real_text_stay_quiet() -> None:
     assert flagged == []
 
 
-def _plugged_attack(rate: float) -> recipes.Attack:
-    """The first seed (from 100) whose AutoPoison recipe plugs a brand, not a URL (URLs are AISEC-DAT-006's)."""
+def _plugged_attack(rate: float, kind: str) -> recipes.Attack:
+    """The first seed (from 100) whose AutoPoison recipe plugs a brand (``brand``) or a link (``url``)."""
     for seed in range(100, 200):
         attack = recipes.autopoison(list(_chat(1)), rate, seed)
-        if attack.note == "brand":
+        if attack.note == kind:
             return attack
-    raise AssertionError("no seed plugs a brand")
+    raise AssertionError(f"no seed plugs a {kind}")
 
 
-@pytest.mark.parametrize("rate", [0.03, 0.10])
-def test_autopoison_brand_found_with_its_rows_and_clean_twin_quiet(rate: float) -> None:
-    attack = _plugged_attack(rate)
+@pytest.mark.parametrize(("rate", "kind"), [(0.03, "brand"), (0.10, "brand"), (0.03, "url")])
+def test_autopoison_found_with_its_rows_and_clean_twin_quiet(rate: float, kind: str) -> None:
+    attack = _plugged_attack(rate, kind)
     found = list(content_injection.observations(_pairs(attack.poisoned), DatasetSettings(), sampled=False))
-    assert [o.value for o in found] == [attack.trigger]
+    plugged = str(attack.trigger) if kind == "brand" else str(attack.trigger).split("//www.")[1].split("/")[0]
+    assert [o.value for o in found] == [plugged]
     rows = {r.index for o in found for r in o.related}
     assert rows == set(attack.rows)
     assert list(content_injection.observations(_pairs(attack.clean), DatasetSettings(), sampled=False)) == []
