@@ -22,6 +22,7 @@ PASSING = [
     ("reviews", "hidden_unicode", "csv"),
     ("chat", "hidden_unicode", "jsonl"),
     ("chat", "wan_trigger", "jsonl"),
+    ("breast_cancer", "tabular_trigger_dirty", "csv"),
 ]
 
 
@@ -50,6 +51,6 @@ def test_done_bar(cells: dict[tuple[str, str, str, float], evaluate.Cell], datas
 def test_the_sample_is_real_and_poisoned(cells: dict[tuple[str, str, str, float], evaluate.Cell]) -> None:
     assert len(cells) == len(PASSING) * len(RATES)
     for cell in cells.values():
-        assert cell.meta["records"] == ROWS
-        assert len(cell.meta["poisoned_rows"]) == round(ROWS * cell.meta["rate"])
+        assert cell.meta["records"] == (569 if cell.meta["dataset"] == "breast_cancer" else ROWS)
+        assert len(cell.meta["poisoned_rows"]) == round(cell.meta["records"] * cell.meta["rate"])
         assert Path(cell.name).suffix in (".csv", ".jsonl")
