@@ -22,6 +22,7 @@ PASSING = [
     ("reviews", "hidden_unicode", "csv"),
     ("chat", "hidden_unicode", "jsonl"),
     ("chat", "wan_trigger", "jsonl"),
+    ("chat", "autopoison", "jsonl"),
     ("breast_cancer", "tabular_trigger_dirty", "csv"),
 ]
 
