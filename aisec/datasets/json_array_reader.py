@@ -9,10 +9,9 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from aisec.datasets.json_positions import decoded_offsets, escape_pointer_token, string_spans
-from aisec.datasets.jsonl_reader import flatten_top
+from aisec.datasets.json_positions import decoded_offsets, string_spans
+from aisec.datasets.jsonl_reader import flatten_top, string_leaves
 from aisec.datasets.lines import HashingReader
 from aisec.datasets.records import Cell, ReadIssue, Row, Span, utf16_len
 
@@ -215,21 +214,6 @@ def pieces(reader: HashingReader, issues: list[ReadIssue], *, piece_bytes: int =
             base += utf16_len(body)
 
 
-def _strings(value: Any, out: list[tuple[str, str]], budget: list[int]) -> None:
-    stack: list[tuple[str, Any]] = [("", value)]
-    while stack:
-        where, item = stack.pop()
-        budget[0] -= 1
-        if budget[0] < 0:
-            return
-        if isinstance(item, str):
-            out.append((where, item))
-        elif isinstance(item, dict):
-            stack.extend((f"{where}/{escape_pointer_token(str(k))}", v) for k, v in reversed(item.items()))
-        elif isinstance(item, list):
-            stack.extend((f"{where}/{i}", v) for i, v in reversed(list(enumerate(item))))
-
-
 class _Spans:
     """Raw ranges of a record's strings, computed when a cell is first located (most cells never are)."""
 
@@ -283,7 +267,7 @@ def _row(element: _Element, index: int, max_values: int, issues: list[ReadIssue]
         return None
     strings: list[tuple[str, str]] = []
     budget = [max_values]
-    _strings(record, strings, budget)
+    string_leaves(record, "", strings, budget)
     if budget[0] < 0:
         issues.append(ReadIssue(kind="oversized_record", line=element.line, index=index,
                                 message=f"record has more than {max_values} values; the rest was not scanned"))

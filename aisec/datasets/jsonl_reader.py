@@ -11,7 +11,8 @@ from aisec.datasets.lines import HashingReader, Screen, screened_lines
 from aisec.datasets.records import Cell, ReadIssue, Row
 
 
-def _walk(value: Any, pointer: str, out: list[tuple[str, str]], budget: list[int]) -> None:
+def string_leaves(value: Any, pointer: str, out: list[tuple[str, str]], budget: list[int]) -> None:
+    """Append (JSON pointer, string) for every string under ``value``, walking at most ``budget[0]`` values."""
     stack: list[tuple[str, Any]] = [(pointer, value)]
     while stack:
         where, item = stack.pop()
@@ -70,7 +71,7 @@ def read_jsonl(reader: HashingReader, *, max_line_bytes: int, max_rows: int, max
         if isinstance(record, list) and all(isinstance(m, dict) for m in record):
             # A bare list of chat turns per line is common; treat it as {"messages": [...]}.
             strings: list[tuple[str, str]] = []
-            _walk(record, "", strings, [max_values])
+            string_leaves(record, "", strings, [max_values])
             cells = [Cell(pointer=p, text=s, locate=json_locator(text, number, p)) for p, s in strings]
             yield Row(index=index, line=number, values=flatten_top({"messages": record}), cells=cells,
                       scan=candidate)
@@ -83,7 +84,7 @@ def read_jsonl(reader: HashingReader, *, max_line_bytes: int, max_rows: int, max
             continue
         strings = []
         budget = [max_values]
-        _walk(record, "", strings, budget)
+        string_leaves(record, "", strings, budget)
         if budget[0] < 0:
             issues.append(ReadIssue(kind="oversized_record", line=number, index=index,
                                     message=f"record has more than {max_values} values; the rest was not scanned"))
