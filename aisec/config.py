@@ -232,7 +232,7 @@ def _read_project(path: Path) -> _ProjectSpec:
     try:
         return _ProjectSpec.model_validate(dict(raw))
     except ValidationError as exc:
-        field, message = first_validation_problem(exc)
+        field, message = first_validation_problem(exc, _ProjectSpec)
         raise ConfigError(message, source=source, field=field) from None
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aisec.errors import PolicyError
+from aisec.suggest import unknown_key
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -58,7 +59,7 @@ class Limits:
         changes: dict[str, int | float] = {}
         for name, value in values.items():
             if name not in known:
-                raise PolicyError(f"unknown limit '{name}' (known: {', '.join(sorted(known))})",
+                raise PolicyError(unknown_key("limit", name, known),
                                   source=source, field=f"limits.{name}")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise PolicyError(f"limit '{name}' must be a positive number, got {value!r}",

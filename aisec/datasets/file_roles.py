@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aisec.errors import PolicyError
+from aisec.suggest import unknown_key
 
 _KEYS = ("glob", "label_column", "text_columns", "id_columns")
 
@@ -43,7 +44,7 @@ def parse_file_roles(value: Any) -> tuple[FileRoles, ...]:
             raise PolicyError(f"{field} must be a mapping with a glob and the columns it sets", field=field)
         unknown = sorted(str(k) for k in entry if k not in _KEYS)
         if unknown:
-            raise PolicyError(f"{field}: unknown key(s) {', '.join(unknown)} (known: {', '.join(_KEYS)})",
+            raise PolicyError(f"{field}: {unknown_key('key', unknown[0], _KEYS)}",
                               field=f"{field}.{unknown[0]}")
         glob = entry.get("glob")
         if not isinstance(glob, str) or not glob.strip():

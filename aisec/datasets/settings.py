@@ -8,6 +8,7 @@ from typing import Any
 
 from aisec.datasets.file_roles import FileRoles, parse_file_roles, pick
 from aisec.errors import PolicyError
+from aisec.suggest import unknown_key
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,7 +155,7 @@ def load_settings(settings: Mapping[str, Any]) -> DatasetSettings:
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in known:
-            raise PolicyError(f"unknown dataset setting {key!r} (known: {', '.join(sorted(known))})",
+            raise PolicyError(unknown_key("dataset setting", str(key), known),
                               field=f"settings.dataset.{key}")
         default = known[key]
         if key == "roles":

@@ -7,15 +7,26 @@ import fnmatch
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aisec.engine.conditions import BoundCondition, FactPredicate, ValueRef, bind, evaluate
+from aisec.engine.conditions import (
+    BoundCondition,
+    Condition,
+    FactPredicate,
+    Group,
+    Not,
+    ParamPredicate,
+    ValueRef,
+    bind,
+    evaluate,
+)
 from aisec.engine.policy import Policy, SuppressionRule
 from aisec.engine.rules import Rule
 from aisec.errors import PolicyError
 from aisec.model import NO_LOCATION, Artifact, Fact, Finding, Location, RuleDescriptor, Scalar, Severity, Suppression
+from aisec.suggest import unknown_key
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _MAX_EVIDENCE_CHARS = 300
@@ -44,6 +55,11 @@ def select_rules(rules: Sequence[Rule], policy: Policy) -> tuple[BoundRule, ...]
         if rule_id not in ids:
             raise PolicyError(f"severity override for unknown rule {rule_id!r}", source=source,
                               field=f"severity_overrides.{rule_id}")
+    known_params = {name for rule in rules for name in _param_names(rule.condition)}
+    for name in sorted(policy.params):
+        if name not in known_params:
+            raise PolicyError(unknown_key("parameter", name, known_params) + " (no loaded rule reads any other)",
+                              source=source, field=f"params.{name}")
     for i, sup in enumerate(policy.suppressions):
         if not any(fnmatch.fnmatchcase(r, sup.rule) for r in ids):
             raise PolicyError(f"suppression names no known rule ({sup.rule!r})", source=source,
@@ -58,6 +74,18 @@ def select_rules(rules: Sequence[Rule], policy: Policy) -> tuple[BoundRule, ...]
         bound.append(BoundRule(rule=rule, descriptor=descriptor, condition=_bind(rule, policy), entries=entries,
                                entries_op=entries_op))
     return tuple(bound)
+
+
+def _param_names(condition: Condition) -> Iterator[str]:
+    """Every policy parameter a condition reads (``param:`` predicates and ``value_from: params.NAME``)."""
+    if isinstance(condition, (Group, Not)):
+        for child in (condition.children if isinstance(condition, Group) else (condition.child,)):
+            yield from _param_names(child)
+        return
+    checks = (condition.check, *condition.unless) if isinstance(condition, FactPredicate) else (condition.check,)
+    if isinstance(condition, ParamPredicate):
+        yield condition.param
+    yield from (c.ref.name for c in checks if c.ref is not None and c.ref.namespace == "params")
 
 
 def _list_entries(rule: Rule, policy: Policy) -> tuple[tuple[tuple[str, str], ...], str]:

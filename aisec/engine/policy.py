@@ -14,10 +14,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aisec.engine.list_sources import LIST_SOURCES
+from aisec.engine.policy_settings import check_settings
 from aisec.engine.yamlio import first_validation_problem, read_yaml
 from aisec.errors import PolicyError
 from aisec.limits import Limits
 from aisec.model import Scalar, Severity
+from aisec.suggest import unknown_key
 
 SeverityName = Literal["critical", "high", "medium", "low", "info"]
 MAX_EXTENDS_DEPTH = 8
@@ -169,10 +171,12 @@ def _validate(raw: Any, *, source: str) -> _PolicySpec:
     if not isinstance(raw, Mapping):
         raise PolicyError("a policy file must hold one YAML mapping", source=source)
     try:
-        return _PolicySpec.model_validate(dict(raw))
+        spec = _PolicySpec.model_validate(dict(raw))
     except ValidationError as exc:
-        field, message = first_validation_problem(exc)
+        field, message = first_validation_problem(exc, _PolicySpec)
         raise PolicyError(message, source=source, field=field) from None
+    check_settings(spec.settings, source=source)
+    return spec
 
 
 def _merge(chain: list[tuple[Path, _PolicySpec]]) -> dict[str, Any]:
@@ -215,7 +219,7 @@ def _list_entries(value: list[_ListEntry] | _NamedList, *, source: str,
     entries = [(e.value, e.reason) for e in value.entries]
     for provider in value.include:
         if provider not in LIST_SOURCES:
-            raise PolicyError(f"unknown list source {provider!r} (known: {', '.join(sorted(LIST_SOURCES))})",
+            raise PolicyError(unknown_key("list source", provider, LIST_SOURCES),
                               source=source, field=f"lists.{name}.include")
         entries.extend(LIST_SOURCES[provider]())
     return tuple(dict.fromkeys(entries))

@@ -70,7 +70,7 @@ def parse_rule(raw: Any, *, source: str, known_facts: Mapping[str, str]) -> Rule
     try:
         spec = _RuleSpec.model_validate(dict(raw))
     except ValidationError as exc:
-        field, message = first_validation_problem(exc)
+        field, message = first_validation_problem(exc, _RuleSpec)
         raise RuleError(message, source=source, rule_id=rule_id, field=field) from None
     stem = Path(source).stem
     if stem != spec.id:

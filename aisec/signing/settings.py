@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aisec.errors import PolicyError
+from aisec.suggest import unknown_key
 
 DEFAULT_FILE_NAMES = ("model.sig",)
 
@@ -83,8 +84,7 @@ def load_signature_settings(settings: Mapping[str, Any]) -> SignatureSettings:
                 raise PolicyError(f"{where} must be true or false", field=where)
             values[key] = value
         else:
-            known = ", ".join(sorted((*_TUPLES, *_STRINGS, *_BOOLS)))
-            raise PolicyError(f"unknown signature setting {key!r} (known: {known})", field=where)
+            raise PolicyError(unknown_key("signature setting", str(key), (*_TUPLES, *_STRINGS, *_BOOLS)), field=where)
     if "file_names" in values:
         for name in values["file_names"]:
             if "/" in name or "\\" in name or name in (".", ".."):

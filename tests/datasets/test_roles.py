@@ -139,7 +139,7 @@ def test_per_file_roles_in_the_policy(tmp_path: Path, cli: Cli) -> None:
 
 @pytest.mark.parametrize(("roles", "complaint"), [
     ("{label_column: y}", "roles[0].glob must be a non-empty path pattern"),
-    ("{glob: '*.csv', label: y}", "roles[0]: unknown key(s) label"),
+    ("{glob: '*.csv', label: y}", "roles[0]: unknown key 'label' (did you mean 'label_column'?)"),
     ("{glob: '*.csv', text_columns: body}", "roles[0].text_columns must be a non-empty list"),
     ("{glob: '*.csv'}", "roles[0] sets no column"),
     ("'*.csv'", "roles[0] must be a mapping"),
