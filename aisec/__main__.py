@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from aisec._cli import main
+from aisec.cli import main
 
 sys.exit(main())

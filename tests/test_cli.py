@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aisec import __version__
-from aisec._cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, main
+from aisec.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, main
 from tests.conftest import fixture_path
 
 MALICIOUS = fixture_path("AISEC-MDL-001", "fail", "os_system_p4.pkl")

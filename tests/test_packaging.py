@@ -24,7 +24,7 @@ def test_wheel_contains_rules_and_works_outside_the_checkout(tmp_path: Path) -> 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
-    run = subprocess.run([sys.executable, "-c", "import aisec, sys; from aisec._cli import main; "
+    run = subprocess.run([sys.executable, "-c", "import aisec, sys; from aisec.cli import main; "
                           "print(aisec.__file__); sys.exit(main(['rules', 'list']))"],
                          cwd=elsewhere, env=env, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr

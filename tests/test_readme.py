@@ -57,7 +57,7 @@ def test_main_job_scans_fixtures_and_writes_valid_sarif(tmp_path: Path) -> None:
 
 
 def test_readme_documents_every_exit_code_and_scan_option() -> None:
-    from aisec._cli import build_parser
+    from aisec.cli import build_parser
 
     text = (REPO / "README.md").read_text(encoding="utf-8")
     for code in ("| 0 |", "| 1 |", "| 2 |"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aisec._cli import main
+from aisec.cli import main
 from aisec.datasets.manifest import SIBLING_NAME, build_manifest, check_directory, dump
 from aisec.limits import Limits
 from aisec.scan import scan

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from aisec._cli import EXIT_ERROR, main
+from aisec.cli import EXIT_ERROR, main
 from aisec.config import CONFIG_ENV, ENV_VARS
 from aisec.datasets.records import Row
 from aisec.datasets.roles import infer_roles

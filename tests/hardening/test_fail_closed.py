@@ -74,7 +74,7 @@ def test_an_internal_error_exits_2_not_1(tmp_path: Path, monkeypatch: pytest.Mon
     """Any bug (here: discovery blowing up, as a RecursionError in sniffing once did) means "incomplete"."""
     import importlib
 
-    from aisec._cli import main
+    from aisec.cli import main
 
     scan_module = importlib.import_module("aisec.scan")  # the package re-exports scan() under the same name
 

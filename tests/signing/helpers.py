@@ -12,9 +12,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from aisec.cli.signing import configure_sign_parser, configure_verify_parser, run_sign, run_verify
 from aisec.signing import dsse
 from aisec.signing.bundle import encode_bundle
-from aisec.signing.cli import configure_sign_parser, configure_verify_parser, run_sign, run_verify
 from aisec.signing.manifest import PREDICATE_TYPE, STATEMENT_TYPE
 
 

@@ -131,7 +131,7 @@ def test_encrypted_private_key(model: Path, tmp_path: Path) -> None:
 
 
 def test_python_m_aisec(model: Path, ec_keys: Keys, tmp_path: Path) -> None:
-    """Through the real entry point (``aisec/_cli.py`` wires the subcommands to aisec.signing.cli)."""
+    """Through the real entry point (``aisec/cli/main.py`` wires the subcommands to aisec.cli.signing)."""
     sig = tmp_path / "m.sig"
     run = subprocess.run([sys.executable, "-m", "aisec", "sign", str(model), "--private-key",
                           str(ec_keys["p256"][0]), "--signature", str(sig)], capture_output=True, text=True)

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from aisec._cli import main
+from aisec.cli import main
 from aisec.config import CONFIG_ENV, ENV_VARS
 from tests.conftest import fixture_path
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from aisec._cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from aisec.attest import PREDICATE_TYPE, STATEMENT_TYPE, policy_digest, sha256_file
+from aisec.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from aisec.signing import dsse
 from tests.workflow.conftest import BENIGN, OS_SYSTEM_P4, UNKNOWN_IMPORT, make_key, put, read_json
 

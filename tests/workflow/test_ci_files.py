@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from aisec._cli import build_parser
+from aisec.cli import build_parser
 from tests.conftest import REPO
 
 
@@ -91,7 +91,7 @@ def test_pre_commit_hook_runs_aisec_scan_on_model_and_dataset_files() -> None:
 
 def test_console_script_the_hooks_call_is_declared() -> None:
     text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
-    assert re.search(r'^aisec = "aisec\._cli:main"$', text, re.M)
+    assert re.search(r'^aisec = "aisec\.cli:main"$', text, re.M)
 
 
 def test_ci_installs_chromium_before_the_suite_only_when_missing() -> None:

@@ -8,7 +8,7 @@ from typing import get_args
 
 import pytest
 
-from aisec._cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from aisec.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from aisec.config import FormatName, resolve
 from aisec.errors import ConfigError
 from aisec.report import OutputFormat

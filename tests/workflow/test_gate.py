@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from aisec._cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from aisec.baseline import BaselineError, load_baseline, read_sarif
+from aisec.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from tests.conftest import REPO, SARIF_SCHEMA
 from tests.workflow.conftest import (
     BENIGN,

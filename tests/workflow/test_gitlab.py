@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from aisec._cli import EXIT_ERROR, EXIT_FINDINGS
+from aisec.cli import EXIT_ERROR, EXIT_FINDINGS
 from aisec.report import OutputFormat, render
 from aisec.report.gitlab import gitlab_document
 from tests.conftest import REPO

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from aisec._cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from aisec.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from aisec.report.html import render_html
 from tests.conftest import fixture_path
 from tests.workflow.conftest import OS_SYSTEM_P4, UNKNOWN_IMPORT, put

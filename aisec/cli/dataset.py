@@ -6,10 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from aisec.cli.output import EXIT_FINDINGS, EXIT_OK, Verbs, error
 from aisec.datasets.manifest import SIBLING_NAME, build_manifest, check_directory, dump
 from aisec.errors import AisecError
 
-EXIT_OK, EXIT_CHANGED, EXIT_ERROR = 0, 1, 2
+EXIT_CHANGED = EXIT_FINDINGS
+"""``aisec dataset check``: a file differs from the manifest."""
 
 
 def configure_manifest_parser(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +28,8 @@ def configure_manifest_parser(parser: argparse.ArgumentParser) -> None:
     check.set_defaults(handler=run_manifest)
 
 
-def add_dataset_verb(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``aisec dataset`` (used by ``aisec._cli._EXTRA_VERBS``)."""
+def add_verbs(verbs: Verbs) -> None:
+    """Register ``aisec dataset``."""
     parser = verbs.add_parser("dataset", help="dataset manifests: record and verify dataset files")
     configure_manifest_parser(parser)
 
@@ -36,8 +38,7 @@ def run_manifest(args: argparse.Namespace) -> int:
     """Run ``manifest`` or ``check``; 0 = written/unchanged, 1 = changed, 2 = error."""
     root = Path(args.path)
     if not root.exists():
-        print(f"aisec: error: {root}: path does not exist", file=sys.stderr)
-        return EXIT_ERROR
+        return error(f"{root}: path does not exist")
     folder = root if root.is_dir() else root.parent
     try:
         if args.dataset_verb == "manifest":
@@ -52,8 +53,7 @@ def run_manifest(args: argparse.Namespace) -> int:
         manifest = Path(args.manifest) if args.manifest else folder / SIBLING_NAME
         changes = check_directory(root, manifest)
     except (AisecError, OSError) as exc:
-        print(f"aisec: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return error(str(exc))
     for change in changes:
         print(f"{change.path}: {change.change}: {change.message}")
     if not changes:

@@ -1,13 +1,12 @@
-"""The ``aisec sign`` and ``aisec verify`` subcommands (argument parsing and the verdict's text)."""
+"""``aisec sign`` and ``aisec verify``: OpenSSF Model Signing from the command line (arguments, verdict text)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-from typing import TextIO
 
+from aisec.cli.output import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, Verbs, error, stdout
 from aisec.errors import AisecError
 from aisec.signing.hashing import HASH_TYPES
 from aisec.signing.sign import DEFAULT_SHARD_SIZE, sign_model
@@ -22,9 +21,22 @@ from aisec.signing.trust import (
 )
 from aisec.signing.verify import VerificationResult, verify_model
 
-EXIT_VALID = 0
-EXIT_INVALID = 1
-EXIT_NOT_ATTEMPTED = 2
+EXIT_VALID = EXIT_OK
+EXIT_INVALID = EXIT_FINDINGS
+EXIT_NOT_ATTEMPTED = EXIT_ERROR
+
+
+def add_verbs(verbs: Verbs) -> None:
+    """Register ``aisec sign`` and ``aisec verify``."""
+    sign = verbs.add_parser("sign", help="sign a model (OpenSSF Model Signing format)",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    configure_sign_parser(sign)
+    sign.set_defaults(handler=run_sign)
+    verify = verbs.add_parser("verify", help="verify a model's OMS signature, offline",
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              epilog="exit codes: 0 valid; 1 invalid; 2 verification could not be attempted")
+    configure_verify_parser(verify)
+    verify.set_defaults(handler=run_verify)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -93,20 +105,10 @@ def configure_sign_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hash-algorithm", choices=HASH_TYPES, default="sha256", help="file hash (default sha256)")
 
 
-def _out(args: argparse.Namespace) -> TextIO:
-    stream: TextIO = getattr(args, "stdout", None) or sys.stdout
-    return stream
-
-
-def _err(message: str) -> int:
-    print(f"aisec: error: {message}", file=sys.stderr)
-    return EXIT_NOT_ATTEMPTED
-
-
 def run_sign(args: argparse.Namespace) -> int:
     """Sign; 0 on success, 2 when signing was impossible."""
     if args.certificate_chain and not args.certificate:
-        return _err("--certificate-chain needs --certificate")
+        return error("--certificate-chain needs --certificate")
     password: bytes | None = None
     try:
         if args.password_file:
@@ -127,10 +129,10 @@ def run_sign(args: argparse.Namespace) -> int:
             workers=args.workers,
         )
     except OSError as exc:
-        return _err(f"{exc.filename or ''}: {exc.strerror or exc}")
+        return error(f"{exc.filename or ''}: {exc.strerror or exc}")
     except AisecError as exc:
-        return _err(exc.diagnostics())
-    out = _out(args)
+        return error(exc.diagnostics())
+    out = stdout(args)
     if args.format == "json":
         json.dump(
             {
@@ -270,7 +272,7 @@ def run_verify(args: argparse.Namespace) -> int:
     try:
         trust = _trust(args)
         if isinstance(trust, str):
-            return _err(trust)
+            return error(trust)
         result = verify_model(
             args.model_path,
             signature_path=args.signature,
@@ -281,8 +283,8 @@ def run_verify(args: argparse.Namespace) -> int:
             workers=args.workers,
         )
     except AisecError as exc:
-        return _err(exc.diagnostics())
-    out = _out(args)
+        return error(exc.diagnostics())
+    out = stdout(args)
     if args.format == "json":
         json.dump(result.to_dict(), out, indent=2)
         out.write("\n")
