@@ -428,7 +428,7 @@ def _compare(
         if sig_rel is not None:
             excluded[sig_rel] = "the signature file"
     layout = scan_layout(str(model), excluded=excluded, allow_symlinks=allow_symlinks)
-    not_checked = [NotChecked(path=s.name, why=s.why) for s in layout.skipped]
+    not_checked = [NotChecked(path=s.name, why=s.why) for s in layout.skipped if s.name not in signed]
     files: dict[str, LocalFile] = {f.name: f for f in layout.files}
     problem_paths: set[str] = set()
     for problem in layout.problems:
@@ -447,14 +447,16 @@ def _compare(
         only = next(iter(signed))
         if only == os.path.basename(layout.root) and SINGLE_FILE_NAME in files:
             files = {only: LocalFile(name=only, path=files[SINGLE_FILE_NAME].path, size=files[SINGLE_FILE_NAME].size)}
-    # Signed files under a path the walk skipped (git paths, signed ignores) are still checked,
-    # unless the user excluded them on the command line.
+    # Signed files under a path the walk skipped (git paths, signed ignores, --ignore-paths) are still checked:
+    # the OMS spec requires every signed resource to exist and match, so an ignore pattern may only cover files
+    # the signature does not list (model_signing, too, calls a signed file left out of the hash invalid).
+    overridden = sorted(p for p in signed if is_dir and is_covered(p, user_ignored) is not None)
+    if overridden:
+        shown = ", ".join(overridden[:5]) + (f" and {len(overridden) - 5} more" if len(overridden) > 5 else "")
+        state.warnings.append(f"--ignore-paths covers {len(overridden)} signed file(s) ({shown}); they are "
+                              "checked anyway: ignore patterns only apply to files the signature does not list")
     for path in signed:
         if path in files or path in problem_paths or not is_dir:
-            continue
-        by_user = is_covered(path, user_ignored)
-        if by_user is not None:
-            not_checked.append(NotChecked(path=path, why="signed, but ignored by --ignore-paths"))
             continue
         if is_covered(path, list(excluded)) is not None:
             found = lookup(str(model), path, allow_symlinks=allow_symlinks)
@@ -469,9 +471,7 @@ def _compare(
     local: dict[str, list[Resource]] = {}
     for resource in digested.resources:
         local.setdefault(resource.path, []).append(resource)
-    missing = sorted(
-        p for p in signed if p not in files and p not in problem_paths and is_covered(p, user_ignored) is None
-    )
+    missing = sorted(p for p in signed if p not in files and p not in problem_paths)
     added: list[str] = []
     for name in sorted(files):
         if name in signed:

@@ -107,8 +107,9 @@ def test_ignore_paths_and_out_of_scope_paths_are_listed(model: Path, tmp_path: P
     assert "nested" in result.signed_ignore_paths
     (model / "config.json").write_text("changed")
     result = check(model, sig, key_trust(ec_keys), ignore_paths=["config.json"])
-    assert result.valid
-    assert any(n.path == "config.json" and "--ignore-paths" in n.why for n in result.not_checked)
+    # A signed file is checked whatever --ignore-paths says (the OMS spec: every signed resource must match).
+    assert [(d.reason, d.path) for d in result.discrepancies] == [(Reason.FILE_MODIFIED, "config.json")]
+    assert not any(n.path == "config.json" for n in result.not_checked)
 
 
 def test_shard_verification_detects_truncation(model: Path, tmp_path: Path, ec_keys: Keys) -> None:
