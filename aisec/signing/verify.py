@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from aisec import strictjson
 from aisec.errors import VerificationError
@@ -247,7 +248,7 @@ def _authenticate_key(bundle: ParsedBundle, trust: KeyTrust, state: _State) -> N
                 detail=f"bundle names key {bundle.key_hint}, the trusted key is {expected_hint}",
             )
         )
-    if dsse.verify(trust.public_key, bundle.signature, bundle.payload, payload_type=bundle.payload_type):
+    if _signature_holds(trust.public_key, bundle, state):
         state.authenticated = True
     elif not hint_ok:
         state.problems.append(
@@ -260,6 +261,24 @@ def _authenticate_key(bundle: ParsedBundle, trust: KeyTrust, state: _State) -> N
         state.problems.append(
             Discrepancy(reason=Reason.BAD_SIGNATURE, detail="the DSSE signature does not verify with the trusted key")
         )
+
+
+LEGACY_ENCODING_NOTICE = (
+    "the signature uses the legacy v0.2-era DSSE encoding of model_signing before 1.0 ('DSSEV1' and the "
+    "Python repr of the payload, hashed with SHA-256 whatever the curve); accepted, as model_signing 1.1.1 "
+    "accepts it through its compatibility path. Re-sign with a current signer to drop it"
+)
+
+
+def _signature_holds(key: ec.EllipticCurvePublicKey, bundle: ParsedBundle, state: _State) -> bool:
+    """The DSSE signature verifies: in the standard encoding, else (with a notice) in the v0.2-era one."""
+    if dsse.verify(key, bundle.signature, bundle.payload, payload_type=bundle.payload_type):
+        return True
+    if bundle.payload_type == PAYLOAD_TYPE and dsse.verify(key, bundle.signature, bundle.payload,
+                                                          payload_type=bundle.payload_type, allow_legacy=True):
+        state.warnings.append(LEGACY_ENCODING_NOTICE)
+        return True
+    return False
 
 
 def _load_der(der: bytes, what: str, state: _State) -> x509.Certificate | None:
@@ -299,7 +318,7 @@ def _authenticate_certificate(
     if isinstance(key, Discrepancy):
         state.problems.append(key)
         return
-    if not dsse.verify(key, bundle.signature, bundle.payload, payload_type=bundle.payload_type):
+    if not _signature_holds(key, bundle, state):
         state.problems.append(
             Discrepancy(
                 reason=Reason.BAD_SIGNATURE,
