@@ -50,18 +50,30 @@ def display_root(targets: Sequence[str | Path]) -> Path:
     """The one folder every report path is relative to.
 
     The working directory when every target is inside it (the usual CI case: paths are repo-relative);
-    otherwise the deepest folder holding all targets, so two targets never produce the same report path.
+    otherwise the deepest folder holding all targets, so two targets never produce the same report path (one
+    folder given from outside is the base itself: its files are ``config.json``, the folder is ``.``).
+    Targets that do not exist do not move the base (see :func:`shown_path`).
     """
     cwd = Path.cwd().resolve()
     bases = []
-    for target in targets:
+    existing = [t for t in targets if Path(t).exists() or Path(t).is_symlink()]
+    for target in existing:
         resolved = Path(target).absolute() if Path(target).is_symlink() else Path(target).resolve()
         if resolved == cwd or cwd in resolved.parents:
             continue
         bases.append(resolved if resolved.is_dir() else resolved.parent)
     if not bases:
         return cwd
-    return Path(os.path.commonpath([cwd, *bases] if len(bases) < len(targets) else bases))
+    return Path(os.path.commonpath([cwd, *bases] if len(bases) < len(existing) else bases))
+
+
+def shown_path(target: str | Path, root: Path) -> str:
+    """How a target is named in the report: relative to ``root`` when inside it, else absolute (a missing
+    ``/data/x`` stays ``/data/x``, never a bare ``x`` that reads like a file of the scanned folder)."""
+    absolute = Path(os.path.abspath(target))
+    if absolute == root or root in absolute.parents:
+        return _relative(absolute, root)
+    return absolute.as_posix()
 
 
 def discover(targets: Sequence[str | Path], limits: Limits) -> Discovery:
@@ -72,7 +84,7 @@ def discover(targets: Sequence[str | Path], limits: Limits) -> Discovery:
     for target in targets:
         path = Path(target)
         if not path.exists() and not path.is_symlink():
-            errors.append(ScanError(path=_relative(path, root), reason="not-found",
+            errors.append(ScanError(path=shown_path(path, root), reason="not-found",
                                     message=f"path does not exist: {target}"))
             continue
         scope = path.resolve() if path.is_dir() else path.resolve().parent
@@ -108,7 +120,7 @@ def _relative(path: Path, root: Path) -> str:
     except ValueError:
         rel = Path(os.path.relpath(path.absolute(), root))
     text = rel.as_posix()
-    return text if text not in ("", ".") else path.name
+    return text if text not in ("", ".") else "."
 
 
 def _walk(path: Path, scope: Path, root: Path, errors: list[ScanError], limits: Limits) -> Iterator[Path]:

@@ -78,7 +78,7 @@ class HFFolderAnalyzer:
         yield from self._formats(folder, context)
 
     def _where(self, context: AnalysisContext, name: str, **fields: Any) -> Location:
-        return Location(path=f"{context.path}/{name}" if context.path else name, **fields)
+        return Location(path=f"{context.path}/{name}" if context.path not in ("", ".") else name, **fields)
 
     def _config(self, folder: Path, name: str, context: AnalysisContext, *, report: bool = True) -> Any:
         data = _read(_inside(folder, name), context.limits.max_header_bytes)

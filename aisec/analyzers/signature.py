@@ -88,7 +88,7 @@ class SignatureAnalyzer:
     def _where(self, context: AnalysisContext, name: str) -> Location:
         if not name:
             return Location(path=context.path or None)
-        return Location(path=f"{context.path}/{name}" if context.path else name)
+        return Location(path=f"{context.path}/{name}" if context.path not in ("", ".") else name)
 
 
 def _is_regular(path: Path) -> bool:

@@ -1,0 +1,61 @@
+"""One base per report: a folder given from anywhere names its files under its own name; a missing path keeps
+the name the user can recognise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import Scan
+
+REMOTE_CODE = {"auto_map": {"AutoModel": "other/repo--modeling.Foo"}}  # a config.json finding (AISEC-MDL-048)
+
+
+def _paths(report: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    return ([a["path"] for a in report["artifacts"]], [f["path"] for f in report["findings"]],
+            [e["path"] for e in report["errors"]])
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    """A model folder outside the working directory: a config with remote code and opaque weights."""
+    folder = tmp_path / "elsewhere" / "model"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(REMOTE_CODE), encoding="utf-8")
+    (folder / "weights.bin").write_bytes(bytes(range(64)))
+    return folder
+
+
+def test_an_absolute_folder_outside_the_working_directory_has_one_base(scan_json: Scan, model: Path) -> None:
+    _code, report = scan_json(model)
+    artifacts, findings, _errors = _paths(report)
+    assert artifacts == [".", "config.json", "weights.bin"]  # was "model" beside "config.json"
+    assert "config.json" in findings and "model/config.json" not in findings
+    (model.parent.parent / "third.bin").write_bytes(b"\0" * 8)
+    _code, report = scan_json(model, model.parent.parent / "third.bin")
+    assert _paths(report)[0] == ["elsewhere/model", "elsewhere/model/config.json", "elsewhere/model/weights.bin",
+                                 "third.bin"]
+    assert "elsewhere/model/config.json" in _paths(report)[1]
+
+
+def test_the_working_directory_itself_is_dot_and_its_files_plain(scan_json: Scan, model: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(model)
+    _code, report = scan_json(".")
+    artifacts, findings, _errors = _paths(report)
+    assert artifacts == [".", "config.json", "weights.bin"]
+    assert "config.json" in findings
+
+
+def test_a_missing_path_is_shown_whole(scan_json: Scan, model: Path, tmp_path: Path) -> None:
+    gone = tmp_path / "gone" / "weights.pt"
+    code, report = scan_json(model, gone)
+    artifacts, _findings, errors = _paths(report)
+    assert code == 2
+    assert errors == [gone.as_posix()]  # not "weights.pt", which reads like a file of the scanned model
+    assert artifacts[0] == "."
+    _code, report = scan_json("missing/weights.pt")
+    assert _paths(report)[2] == ["missing/weights.pt"]
