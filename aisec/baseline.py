@@ -163,22 +163,24 @@ def apply_baseline(report: Report, baseline: Sequence[BaselineResult], *, gate_a
         by_fingerprint[item.fingerprint].append(index)
         by_identity[item.identity()].append(index)
     states: dict[int, str] = {}
-    for position, finding in enumerate(report.findings):
+    current = (*report.findings, *report.unreported)  # findings the floor hid are gated, so they need a state too
+    for position, finding in enumerate(current):
         taken = _take(by_fingerprint.get(finding.fingerprint, []), used)
         if taken is not None:
             same = pool[taken].severity in (None, finding.severity)
             states[position] = "unchanged" if same else "updated"
-    for position, finding in enumerate(report.findings):
+    for position, finding in enumerate(current):
         if position in states:
             continue
         key = (finding.rule_id, finding.path, finding.location.member or "", finding.location.pointer or "")
         states[position] = "updated" if _take(by_identity.get(key, []), used) is not None else "new"
-    findings = tuple(replace(f, baseline_state=states[i]) for i, f in enumerate(report.findings))
+    stated = tuple(replace(f, baseline_state=states[i]) for i, f in enumerate(current))
+    findings, unreported = stated[:len(report.findings)], stated[len(report.findings):]
     confidence = {r.id: r.confidence for r in report.rules}
     absent = [_absent(b, confidence) for i, b in enumerate(pool)
               if not used[i] and (b.severity is None or b.severity.rank >= floor.rank)]
-    return replace(report, findings=findings, absent=tuple(sorted(absent, key=Finding.sort_key)),
-                   gate_all=gate_all)
+    return replace(report, findings=findings, unreported=unreported,
+                   absent=tuple(sorted(absent, key=Finding.sort_key)), gate_all=gate_all)
 
 
 def _take(candidates: list[int], used: list[bool]) -> int | None:

@@ -274,12 +274,23 @@ class Report:
     """False: a baseline was given and only its new and updated findings fail the gate."""
     notices: tuple[str, ...] = ()
     """Configuration notices (e.g. a project file inside a scanned folder that was not read)."""
+    unreported: tuple[Finding, ...] = ()
+    """Unsuppressed findings at or above ``fail_on`` but below the report floor (``min_severity``): left out of
+    the report, still counted by the gate (the floor decides what is printed, never the exit code)."""
 
     @property
     def gate_findings(self) -> tuple[Finding, ...]:
-        """Findings at or above the fail-on severity (without ``gate_all``, unchanged ones do not count)."""
-        return tuple(f for f in self.findings if f.severity.rank >= self.fail_on.rank
-                     and (self.gate_all or f.baseline_state != "unchanged"))
+        """Findings at or above the fail-on severity, reported or not (without ``gate_all``, unchanged ones do
+        not count)."""
+        return tuple(f for f in (*self.findings, *self.unreported) if self._gates(f))
+
+    @property
+    def gated_unreported(self) -> tuple[Finding, ...]:
+        """The gate findings the report floor left out of the report (the summary says how many)."""
+        return tuple(f for f in self.unreported if self._gates(f))
+
+    def _gates(self, finding: Finding) -> bool:
+        return finding.severity.rank >= self.fail_on.rank and (self.gate_all or finding.baseline_state != "unchanged")
 
     @property
     def trustworthy(self) -> bool:

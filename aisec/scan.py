@@ -104,14 +104,20 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
         errors.extend(group_errors)
     findings.extend(_target_error_findings(found.errors, bound))
     floor = min_severity or loaded.min_severity
-    kept, suppressed, unused = apply_suppressions(at_or_above(findings, floor), loaded.suppressions,
-                                                  today=today or dt.date.today())
+    gate = fail_on or loaded.fail_on
+    unsuppressed, suppressed, unused = apply_suppressions(findings, loaded.suppressions,
+                                                          today=today or dt.date.today())
+    # The floor filters the report only: what it hides at or above the gate still fails the gate.
+    kept = at_or_above(unsuppressed, floor)
+    unreported = [f for f in unsuppressed if f.severity.rank < floor.rank and f.severity.rank >= gate.rank]
+    suppressed = at_or_above(suppressed, floor)
     digest = hashlib.sha256(f"{loaded.digest}\n{','.join(r.rule.id for r in bound)}".encode()).hexdigest()
     return Report(
         tool_version=__version__, policy_name=loaded.name, policy_digest=digest,
-        fail_on=fail_on or loaded.fail_on, rules=descriptors(bound),
+        fail_on=gate, rules=descriptors(bound),
         artifacts=tuple(r.artifact for r in results), findings=tuple(sorted(kept, key=Finding.sort_key)),
         suppressed=tuple(sorted(suppressed, key=Finding.sort_key)),
+        unreported=tuple(sorted(unreported, key=Finding.sort_key)),
         errors=tuple(sorted(set(errors), key=lambda e: (e.path, e.location.sort_key(), e.reason, e.message))),
         unused_suppressions=tuple(unused), started_utc=started, finished_utc=_now(),
         notices=role_notice.notices((r.artifact.path, f) for r in results for f in r.facts))

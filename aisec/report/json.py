@@ -45,7 +45,8 @@ def summary(report: Report) -> dict[str, Any]:
         counts[finding.severity.value] += 1
     doc = {"artifacts": len(report.artifacts), "findings": len(report.findings), "by_severity": counts,
            "errors": len(report.errors), "suppressed": len(report.suppressed),
-           "gate_findings": len(report.gate_findings), "complete": report.trustworthy}
+           "gate_findings": len(report.gate_findings), "complete": report.trustworthy,
+           "gated_not_shown": len(report.gated_unreported)}
     states = [f.baseline_state for f in (*report.findings, *report.absent) if f.baseline_state]
     if states:
         doc["baseline"] = {s: states.count(s) for s in ("new", "updated", "unchanged", "absent")}

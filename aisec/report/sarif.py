@@ -40,7 +40,8 @@ def sarif_log(report: Report) -> dict[str, Any]:
         "properties": {"aisec/policy": report.policy_name, "aisec/policyDigest": report.policy_digest,
                        "aisec/failOn": report.fail_on.value,
                        "aisec/unusedSuppressions": list(report.unused_suppressions),
-                       "aisec/suppressedCount": len(report.suppressed)},
+                       "aisec/suppressedCount": len(report.suppressed),
+                       "aisec/gateFindingsNotShown": len(report.gated_unreported)},
     }
     if report.notices:
         run["invocations"][0]["toolConfigurationNotifications"] = [

@@ -32,8 +32,9 @@ def render_text(report: Report, *, colour: bool = False) -> str:
         lines.append("Suppressions that matched nothing: " + "; ".join(report.unused_suppressions))
     lines.extend(f"Notice: {n}" for n in report.notices)
     lines.extend(_baseline_lines(report))
+    lines.extend(_unreported_lines(report))
     lines.append(_summary(report))
-    if not report.findings:
+    if not report.findings and not report.gated_unreported:
         lines.append(NOT_PROOF)
     return "\n".join(lines) + "\n"
 
@@ -79,6 +80,17 @@ def _baseline_lines(report: Report) -> list[str]:
              f"{'' if report.gate_all else ' (the gate counts new and updated findings only)'}."]
     lines.extend(f"  absent   {f.rule_id}  {f.path}: {f.message}" for f in report.absent)
     return lines
+
+
+def _unreported_lines(report: Report) -> list[str]:
+    """Say so when the report floor hid findings the gate counts: the exit code must never be a surprise."""
+    gated = report.gated_unreported
+    if not gated:
+        return []
+    counts = ", ".join(f"{sum(f.severity is s for f in gated)} {s.value}" for s in Severity
+                       if any(f.severity is s for f in gated))
+    return [f"Not shown: {len(gated)} finding(s) at or above the gate ({counts}) are below the report's minimum "
+            "severity; they still fail the gate (lower --min-severity to see them)."]
 
 
 def _bold(text: str, colour: bool) -> str:
