@@ -37,8 +37,9 @@ def test_min_severity_and_fail_on_are_independent(work: Path, aisec) -> None:
     levels = {r["properties"]["aisec/severity"] for r in read_json(work / "all.sarif")["runs"][0]["results"]}
     assert "medium" in levels
     assert aisec("scan", "m", "--min-severity", "info", "--fail-on", "medium")[0] == EXIT_FINDINGS
-    # a finding filtered out of the report cannot fail the gate
-    assert aisec("scan", "m", "--min-severity", "high", "--fail-on", "medium")[0] == EXIT_OK
+    # a finding filtered out of the report still fails the gate, and the summary says it was hidden
+    code, out, _ = aisec("scan", "m", "--min-severity", "high", "--fail-on", "medium")
+    assert code == EXIT_FINDINGS and "Not shown: 1 finding(s) at or above the gate (1 medium)" in out
 
 
 def test_unchanged_findings_do_not_gate_but_gate_all_does(work: Path, aisec) -> None:
