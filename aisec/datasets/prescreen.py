@@ -11,8 +11,14 @@ original can match on any cell of the line, so lines it rejects provably carry n
 - the letters-only ("squeezed") injection patterns, which defeat ``i g n o r e``, get a run of non-letters
   allowed after every character;
 - ``\\s`` is spelt as Python's ASCII whitespace (RE2's is narrower);
-- any non-ASCII byte or NUL (hidden characters, homoglyphs, NFKC tricks, invalid UTF-8), and any JSON ``\\u``
-  escape, makes a line a candidate, because Unicode-only signals are checked exactly by the scanner.
+- a NUL, any JSON ``\\u`` escape and any non-ASCII character outside ``safe_chars()`` (hidden characters,
+  homoglyphs, NFKC tricks; any non-ASCII byte at all when the batch is not valid UTF-8) make a line a candidate,
+  because Unicode-only signals are checked exactly by the scanner. The safe characters (accented Latin letters,
+  typographic quotes and dashes: the non-ASCII text of ordinary Western prose) are those no signal can see: NFKC
+  and case folding leave them non-ASCII single characters, no ASCII character matches them case-insensitively,
+  they are neither whitespace nor digits nor format characters, and their script is Latin or none. Where a pattern
+  element can match such a character (``\\w``, ``.``, negated classes) the widened element also takes any run of
+  non-ASCII bytes (RE2 matches the bytes of a binary array one by one).
 
 JSON escapes other than ``\\u`` are undone on the batch before matching (``\\n`` becomes a space, which every
 pattern accepts wherever it accepts a line feed), so a phrase split by ``\\n`` or ``\\"`` is still seen.
@@ -23,7 +29,9 @@ automatically and ``tests/datasets/test_prescreen.py`` checks the superset prope
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 
 # Python 3.11 keeps the regex parser in re._parser; it is the parser re itself uses, so the rewrite sees
@@ -35,15 +43,81 @@ from typing import Any
 from aisec.datasets import text_signals
 
 NON_ASCII_ONLY = frozenset({"_WORD", "_SUSPICIOUS"})
-"""Scanner patterns that only run on non-ASCII cells (which are always candidates)."""
+"""Scanner patterns that only run on non-ASCII cells with characters outside ``safe_chars()`` (always candidates)."""
+GATES = frozenset({"_SPACED_OUT"})
+"""Scanner patterns that report nothing themselves: they only decide whether the injection patterns run, and
+those are screened on their own."""
+REFINEMENTS = {"_TOKEN": "(?-i:" + "|".join(f"{a}[A-Za-z0-9+/_=-]*{b}[A-Za-z0-9+/_=-]*{c}" for a, b, c in (
+    ("[a-z]", "[A-Z]", "[0-9]"), ("[a-z]", "[0-9]", "[A-Z]"), ("[A-Z]", "[a-z]", "[0-9]"),
+    ("[A-Z]", "[0-9]", "[a-z]"), ("[0-9]", "[a-z]", "[A-Z]"), ("[0-9]", "[A-Z]", "[a-z]"))) + ")"}
+"""A further condition a line must meet for a pattern's match to become a signal: ``TextScanner._secrets`` reports
+a ``_TOKEN`` match only when the token holds a lower-case letter, an upper-case letter and a digit (long slugs,
+hex digests and snake_case names do not). The pattern must match as well: both are necessary, so is their AND."""
 SQUEEZED = frozenset({"SQUEEZED_INJECTION"})
 """Scanner patterns matched on the letters and digits of a cell only (``squeezed`` text)."""
 
 _PY_SPACE = "\\t-\\r\\x1c-\\x1f "
 """Python's ``\\s`` on ASCII text: tab, line feed, vertical tab, form feed, carriage return, 0x1c-0x1f, space."""
 _NOT_ALNUM = "[^0-9A-Za-z]*"
-_ALWAYS = ["[^\\x01-\\x7f]", "\\\\u"]
-"""Non-ASCII bytes (and NUL, which readers turn into U+FFFD) and JSON unicode escapes."""
+_ANY_NON_ASCII = "[^\\x01-\\x7f]"
+"""Any non-ASCII byte or NUL (which readers turn into U+FFFD): candidates when a batch is not valid UTF-8."""
+_ESCAPE = "\\\\u"
+"""A JSON unicode escape (the screen does not decode them)."""
+_HIGH_RUN = "[\\x80-\\xff]+"
+"""The bytes of one or more non-ASCII characters (RE2 matches a binary array byte by byte)."""
+_SAFE_BLOCKS = ((0xA1, 0x250), (0x2010, 0x2028), (0x2030, 0x205F))
+"""Where safe characters are looked for: Latin-1 Supplement, Latin Extended-A/B, general punctuation."""
+
+
+def _is_safe(ch: str) -> bool:
+    """Whether no per-cell signal can see ``ch`` (see the module docstring)."""
+    from aisec.datasets.unicode_sets import BIDI_CONTROLS, INVISIBLE, script_of
+
+    folded = ch.casefold()
+    if unicodedata.normalize("NFKC", ch) != ch or len(folded) != 1 or folded.isascii() or len(ch.lower()) != 1 \
+            or len(ch.upper()) != 1 or ch.isspace() or ch.isnumeric() or ch in INVISIBLE or ch in BIDI_CONTROLS:
+        return False
+    if unicodedata.category(ch)[0] in "CZM" or script_of(ch) not in ("LATIN", ""):
+        return False
+    # Python's case-insensitive matching pairs a few non-ASCII characters with ASCII ones (K, \u017f ~ s).
+    return not _ASCII_CLASS.fullmatch(ch) and not re.search(re.escape(ch), _ASCII, re.IGNORECASE) and \
+        not re.fullmatch(r"\s|\d", ch)
+
+
+_ASCII = "".join(chr(a) for a in range(1, 128))
+_ASCII_CLASS = re.compile("[\x01-\x7f]", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def safe_chars() -> frozenset[str]:
+    """Non-ASCII characters that cannot carry or take part in a per-cell signal."""
+    return frozenset(chr(c) for low, high in _SAFE_BLOCKS for c in range(low, high) if _is_safe(chr(c)))
+
+
+def _bytes_class(values: set[int]) -> str:
+    return "[" + "".join(f"\\x{v:02x}" for v in sorted(values)) + "]"
+
+
+@lru_cache(maxsize=1)
+def unsafe_pattern() -> str:
+    """RE2 (bytes of valid UTF-8) matching a NUL or any non-ASCII character outside ``safe_chars()``."""
+    tree: dict[int, dict[int, set[int]]] = {}
+    for ch in safe_chars():
+        data = ch.encode("utf-8")
+        if len(data) == 2:
+            tree.setdefault(data[0], {}).setdefault(-1, set()).add(data[1])
+        else:
+            tree.setdefault(data[0], {}).setdefault(data[1], set()).add(data[2])
+    continuation = set(range(0x80, 0xC0))
+    branches = ["\\x00", _bytes_class(set(range(0xC2, 0xF5)) - set(tree))]
+    for lead, seconds in sorted(tree.items()):
+        if -1 in seconds:  # two-byte characters
+            branches.append(f"\\x{lead:02x}{_bytes_class(continuation - seconds[-1])}")
+            continue
+        branches.append(f"\\x{lead:02x}{_bytes_class(continuation - set(seconds))}")
+        branches.extend(f"\\x{lead:02x}\\x{second:02x}{_bytes_class(continuation - thirds)}"
+                        for second, thirds in sorted(seconds.items()))
+    return "(?-i:" + "|".join(branches) + ")"
 
 
 class Unsupported(ValueError):
@@ -75,10 +149,13 @@ def _class(items: list[tuple[Any, Any]], negated: bool) -> str:
     for op, arg in items:
         if op is C.NEGATE:
             continue
-        if op is C.LITERAL:
+        # Non-ASCII members are left to the run of non-ASCII bytes _emit adds to such a class.
+        if op is C.LITERAL and arg < 0x80:
             parts.append(_char(arg, True))
-        elif op is C.RANGE:
-            parts.append(f"{_char(arg[0], True)}-{_char(arg[1], True)}")
+        elif op is C.RANGE and arg[0] < 0x80:
+            parts.append(f"{_char(arg[0], True)}-{_char(min(arg[1], 0x7F), True)}")
+        elif op in (C.LITERAL, C.RANGE):
+            continue
         elif op is C.CATEGORY:
             if arg is C.CATEGORY_DIGIT:
                 parts.append("0-9")
@@ -96,7 +173,26 @@ def _class(items: list[tuple[Any, Any]], negated: bool) -> str:
                 raise Unsupported(f"class category {arg}")
         else:
             raise Unsupported(f"class item {op}")
+    if not parts:
+        return "[^\\x00-\\xff]" if not negated else "(?s:.)"  # nothing ASCII / anything
     return ("[^" if negated else "[") + "".join(parts) + "]"
+
+
+def _may_match_non_ascii(op: Any, arg: Any) -> bool:
+    """Whether a one-character element can match a non-ASCII character (safe ones included)."""
+    if op in (C.NOT_LITERAL, C.ANY):
+        return True
+    if op is C.LITERAL:
+        return bool(arg >= 0x80)
+    if op is not C.IN:
+        return False
+    for kind, value in arg:
+        if kind is C.NEGATE or (kind is C.LITERAL and value >= 0x80) or (kind is C.RANGE and value[1] >= 0x80):
+            return True
+        if kind is C.CATEGORY and value in (C.CATEGORY_WORD, C.CATEGORY_NOT_DIGIT, C.CATEGORY_NOT_WORD,
+                                            C.CATEGORY_NOT_SPACE):
+            return True
+    return False
 
 
 def _emit(tree: Any, squeezed: bool) -> str:
@@ -105,7 +201,8 @@ def _emit(tree: Any, squeezed: bool) -> str:
         piece: str
         single = True
         if op is C.LITERAL:
-            piece = f"[{_PY_SPACE}]+" if arg == 0x20 and not squeezed else _char(arg, False)
+            piece = f"[{_PY_SPACE}]+" if arg == 0x20 and not squeezed else \
+                _HIGH_RUN if arg >= 0x80 else _char(arg, False)
         elif op is C.NOT_LITERAL:
             piece = f"[^{_char(arg, True)}]"
         elif op is C.ANY:
@@ -132,6 +229,8 @@ def _emit(tree: Any, squeezed: bool) -> str:
             raise Unsupported(f"regex construct {op}")
         if single and _may_be_quote(op, arg):
             piece = f"(?:{piece})+"  # CSV doubles a quote inside a quoted field
+        if single and op is not C.LITERAL and _may_match_non_ascii(op, arg):
+            piece = f"(?:{piece}|{_HIGH_RUN})"  # one character in Python, two to four bytes for RE2
         out.append(piece)
         if squeezed and single:
             out.append(_NOT_ALNUM)
@@ -169,25 +268,61 @@ def widened(pattern: re.Pattern[str], *, squeezed: bool = False) -> str:
 
 SECOND_GROUP = 4
 """Widened patterns per RE2 call in the second stage (fewer calls save compilations, more states cost time)."""
-_MAX_SET = 32
-"""Most alternative strings a literal factor may hold (``(?:ba|z|da|k)?sh`` expands to five)."""
+_MAX_SET = 128
+"""Most alternative strings a literal factor may hold (``(?:ba|z|da|k)?sh`` expands to five): longer factors rule
+out far more lines of ordinary text, and RE2 turns a hundred plain strings into a small automaton."""
+_MAX_SQUEEZED_SET = 32
+"""The same for letters-only patterns, whose factors allow a run of other characters after every letter (each
+string costs RE2 many more states)."""
+FIRST_CHUNK = 16_000
+"""Most characters of one first-stage alternation: beyond RE2's default DFA memory the match falls back to a
+much slower engine (measured: 0.02 s per 4 MiB for two 20k-character halves, 6 s for their union)."""
 Info = tuple[frozenset[str] | None, frozenset[str] | None]
 """(every string the subpattern can match, if few and known; strings one of which every match contains)."""
 
 
 _BOUNDARY = "\x00"
 """Stands for ``\\b`` inside a literal factor (a cell always meets its neighbours at a non-word character)."""
+_GAP = "\x01"
+"""Stands for a run of whitespace inside a literal factor (a pattern's space, or a repeated whitespace class)."""
+_OPT_GAP = "\x02"
+"""Stands for an optional run of whitespace (``[ \\t]*``, ``\\s*``)."""
+_MARKERS = (_BOUNDARY, _GAP, _OPT_GAP)
+
+
+def _length(text: str) -> int:
+    """Characters a factor string requires: a boundary or a whitespace run counts one, an optional run nothing."""
+    return len(text.replace(_BOUNDARY, "").replace(_OPT_GAP, "")) + (1 if _BOUNDARY in text else 0)
+
+
+ENOUGH = 8
+"""Characters a factor needs to rule out nearly every line of ordinary text; among factors at least this long the
+smaller set wins (a smaller automaton scans faster)."""
 
 
 def _score(strings: frozenset[str]) -> tuple[int, float]:
-    """Longer is rarer: the shortest alternative counts first, then the average (word boundaries count one)."""
-    lengths = [len(x.replace(_BOUNDARY, "")) + (1 if _BOUNDARY in x else 0) for x in strings]
-    return min(lengths), sum(lengths) / len(lengths)
+    """Longer is rarer, up to ``ENOUGH``: the shortest alternative counts first, then the fewest characters."""
+    lengths = [_length(x) for x in strings]
+    return min(min(lengths), ENOUGH), -sum(len(x) for x in strings)
 
 
 def _has_empty(strings: frozenset[str]) -> bool:
-    """Whether a factor set holds a string that is empty apart from word boundaries (it then requires nothing)."""
-    return any(not x.replace(_BOUNDARY, "") for x in strings)
+    """Whether a factor set holds a string of nothing but boundaries and whitespace (it then requires nothing)."""
+    return any(not x.strip("".join(_MARKERS)) for x in strings)
+
+
+def _is_space_class(op: Any, arg: Any) -> bool:
+    """A one-character element that matches whitespace only (``" "``, ``[ \\t]``, ``\\s``)."""
+    if op is C.LITERAL:
+        return chr(arg).isspace() and arg < 0x80
+    if op is not C.IN or not arg:
+        return False
+    return all((k is C.LITERAL and chr(v).isspace() and v < 0x80) or (k is C.CATEGORY and v is C.CATEGORY_SPACE)
+               for k, v in arg)
+
+
+def _max_set(squeezed: bool) -> int:
+    return _MAX_SQUEEZED_SET if squeezed else _MAX_SET
 
 
 def _sequence(tree: Any, squeezed: bool) -> Info:
@@ -202,7 +337,7 @@ def _sequence(tree: Any, squeezed: bool) -> Info:
 
     for op, arg in tree:
         exact, factors = _element(op, arg, squeezed)
-        if exact is not None and run is not None and len(run) * len(exact) <= _MAX_SET:
+        if exact is not None and run is not None and len(run) * len(exact) <= _max_set(squeezed):
             run = frozenset(a + b for a in run for b in exact)
             continue
         whole = False
@@ -219,7 +354,9 @@ def _sequence(tree: Any, squeezed: bool) -> Info:
 def _element(op: Any, arg: Any, squeezed: bool) -> Info:
     if op is C.LITERAL:
         ch = chr(arg).lower()
-        # A space may be any whitespace run, a quote may be doubled: neither can sit in a literal factor.
+        if ch == " " and not squeezed:  # a space may be any whitespace run (JSON \\n, a tab, collapsed runs)
+            return frozenset({_GAP}), None
+        # A quote may be doubled: it cannot sit in a literal factor.
         return (None, None) if ch.isspace() or ch in "\"'" or not ch.isascii() else (frozenset({ch}), frozenset({ch}))
     if op is C.IN:
         chars = {chr(v).lower() for k, v in arg if k is C.LITERAL}
@@ -232,7 +369,7 @@ def _element(op: Any, arg: Any, squeezed: bool) -> Info:
         exact = None
         if all(e is not None for e, _ in infos):
             union = frozenset().union(*(e for e, _ in infos if e is not None))
-            exact = union if len(union) <= _MAX_SET else None
+            exact = union if len(union) <= _max_set(squeezed) else None
         picks = [e if e is not None and "" not in e else f for e, f in infos]
         factors = frozenset().union(*(p for p in picks if p is not None)) if all(picks) else None
         return exact, factors
@@ -242,6 +379,8 @@ def _element(op: Any, arg: Any, squeezed: bool) -> Info:
         return _sequence(arg, squeezed)
     if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
         low, high, item = arg
+        if not squeezed and len(item) == 1 and _is_space_class(*item[0]):
+            return frozenset({_OPT_GAP if low == 0 else _GAP}), None
         exact, factors = _sequence(item, squeezed)
         if low == 0:
             return ((exact | {""}) if high == 1 and exact is not None else None), None
@@ -261,36 +400,85 @@ def literal_factors(pattern: re.Pattern[str], *, squeezed: bool = False) -> froz
     return factors
 
 
+def _word(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch == "_")
+
+
 def _literal(text: str, squeezed: bool) -> str:
     if squeezed:
         return "".join(_char(ord(c), False) + _NOT_ALNUM for c in text)
-    return "".join("\\b" if c == _BOUNDARY else _char(ord(c), False) for c in text)
+    out: list[str] = []
+    for i, c in enumerate(text):
+        if c == _BOUNDARY:
+            # Sound only next to an ASCII word character: Python's boundary between a safe letter (a word character
+            # to Python, non-word bytes to RE2) and punctuation has no RE2 counterpart.
+            near = text[i - 1:i] + text[i + 1:i + 2]
+            out.append("\\b" if any(_word(n) for n in near) else "")
+        elif c == _GAP:
+            out.append(f"[{_PY_SPACE}]+")
+        elif c == _OPT_GAP:
+            out.append(f"[{_PY_SPACE}]*")
+        else:
+            out.append(_char(ord(c), False))
+    return "".join(out)
 
 
-@lru_cache(maxsize=1)
-def screen_patterns() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The screen: fast first RE2 patterns (one alternation of literal factors, plus the widened form of each
-    pattern without a literal factor) and the widened patterns that decide the lines the first ones let through.
-    Separate calls keep each RE2 automaton small: a counted class ORed into a big alternation multiplies states."""
-    literals = list(_ALWAYS)
+@dataclass(frozen=True, kw_only=True)
+class ScreenPatterns:
+    """The RE2 patterns of the screen (see ``screen_patterns``)."""
+
+    first: tuple[str, ...]
+    """Run on every line: one alternation of literal factors and refinements, then widened patterns that have
+    neither."""
+    second: tuple[str, ...]
+    """Run on the lines ``first`` let through: the widened patterns, a few per call."""
+    refined: tuple[tuple[str, str], ...]
+    """(widened pattern, refinement): a line is a candidate only when it matches both."""
+
+
+@lru_cache(maxsize=2)
+def screen_patterns(valid_utf8: bool = True) -> ScreenPatterns:
+    """The screen for a batch that is (or is not) valid UTF-8. Separate calls keep each RE2 automaton small: a
+    counted class ORed into a big alternation multiplies states."""
+    always = [unsafe_pattern() if valid_utf8 else _ANY_NON_ASCII, _ESCAPE]
+    literals = list(always)
+    spread: list[str] = []  # letters-only factors: their own alternation (ORed with the rest they multiply states)
     first: list[str] = []
-    second = list(_ALWAYS)
+    second = list(always)
+    refined: list[tuple[str, str]] = []
     for name, pattern in declared_patterns():
         base = name.split("[", 1)[0]
-        if base in NON_ASCII_ONLY:
+        if base in NON_ASCII_ONLY or base in GATES:
             continue
         squeezed = base in SQUEEZED
         wide = widened(pattern, squeezed=squeezed)
-        second.append(wide)
-        factors = literal_factors(pattern, squeezed=squeezed)
-        if factors is None:
-            first.append(wide)
+        refinement = REFINEMENTS.get(name)
+        if refinement is not None:
+            refined.append((f"(?i){wide}", f"(?i){refinement}"))
         else:
-            literals.extend(_literal(f, squeezed) for f in sorted(factors))
-    literal_pattern = "|".join(f"(?:{p})" for p in dict.fromkeys(literals))
+            second.append(wide)
+        factors = literal_factors(pattern, squeezed=squeezed)
+        if factors is not None:
+            (spread if squeezed else literals).extend(_literal(f, squeezed) for f in sorted(factors))
+        elif refinement is not None:
+            literals.append(refinement)
+        else:
+            first.append(wide)
+    chunks: list[list[str]] = []
+    for items in (literals, spread):
+        chunks.append([])
+        for item in dict.fromkeys(items):
+            if chunks[-1] and sum(len(x) + 5 for x in chunks[-1]) + len(item) > FIRST_CHUNK:
+                chunks.append([])
+            chunks[-1].append(item)
     groups = ["|".join(f"(?:{p})" for p in second[i:i + SECOND_GROUP]) for i in range(0, len(second), SECOND_GROUP)]
-    return tuple(f"(?i){p}" for p in (literal_pattern, *first)), tuple(f"(?i){p}" for p in groups)
+    alternations = ["|".join(f"(?:{p})" for p in chunk) for chunk in chunks]
+    return ScreenPatterns(first=tuple(f"(?i){p}" for p in (*alternations, *first)),
+                          second=tuple(f"(?i){p}" for p in groups), refined=tuple(refined))
 
+
+SMALL_BATCH = 256
+"""Lines up to which the second stage runs on every line (RE2 compiles the large first-stage patterns per call)."""
 
 _JSON_ESCAPE = re.compile(rb'\\(["\\/bfnrt])')
 _PLAIN = {b'"': b'"', b"\\": b"\\", b"/": b"/", b"b": b"\x08", b"f": b"\x0c", b"n": b" ", b"r": b" ", b"t": b"\t"}
@@ -306,9 +494,10 @@ def unescape_json(raw: bytes) -> bytes:
     return _JSON_ESCAPE.sub(lambda m: _PLAIN[m.group(1)], raw)
 
 
-def candidate_lines(raw: bytes, *, json: bool) -> bytearray:
+def candidate_lines(raw: bytes, *, json: bool, small_batch: int = SMALL_BATCH) -> bytearray:
     """For a batch of whole lines (``raw`` ends with a newline or is the file's last line): 1 per line that can
-    carry a per-cell signal, 0 for a line that provably cannot."""
+    carry a per-cell signal, 0 for a line that provably cannot. Batches of at most ``small_batch`` lines skip the
+    first stage."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -324,16 +513,33 @@ def candidate_lines(raw: bytes, *, json: bool) -> bytearray:
     offsets[count] = len(data)
     lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), count,
                                              [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    first, second = screen_patterns()
-    maybe = np.zeros(count, dtype=bool)
-    for pattern in first:
-        maybe |= np.asarray(pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False), dtype=bool)
+    screen = screen_patterns(_valid_utf8(data))
+
+    def matches(array: Any, pattern: str) -> Any:
+        return np.asarray(pc.match_substring_regex(array, pattern).to_numpy(zero_copy_only=False), dtype=bool)
+
+    if count <= small_batch:  # compiling the first stage costs more than it saves
+        maybe = np.ones(count, dtype=bool)
+    else:
+        maybe = np.zeros(count, dtype=bool)
+        for pattern in screen.first:
+            maybe |= matches(lines, pattern)
     where = np.flatnonzero(maybe)
     flags = np.zeros(count, dtype=np.uint8)
     if len(where):
         subset = lines.take(pa.array(where))
         found = np.zeros(len(where), dtype=bool)
-        for pattern in second:
-            found |= np.asarray(pc.match_substring_regex(subset, pattern).to_numpy(zero_copy_only=False), dtype=bool)
+        for pattern in screen.second:
+            found |= matches(subset, pattern)
+        for pattern, refinement in screen.refined:
+            found |= matches(subset, pattern) & matches(subset, refinement)
         flags[where] = found
     return bytearray(flags.tobytes())
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
