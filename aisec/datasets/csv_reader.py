@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Iterator
 
 from aisec.datasets.lines import HashingReader, Screen, screened_lines
-from aisec.datasets.records import Cell, ReadIssue, Row, Span, line_span
+from aisec.datasets.records import Cell, LazyCells, ReadIssue, Row, Span, line_span
 
 _DELIMITERS = ",\t;|"
 
@@ -126,16 +126,11 @@ def read_csv(reader: HashingReader, *, max_line_bytes: int, max_rows: int,
                     issues.append(ReadIssue(kind="ragged", line=first_line, index=index,
                                             message=f"record has {len(record)} fields, the header has "
                                                     f"{len(header)}"))
-                raw = "\n".join(t for _, t in consumed)
-                values: dict[str, object] = {}
-                cells: list[Cell] = []
-                for j, value in enumerate(record):
-                    name = header[j] if j < len(header) else f"_extra_{j - len(header) + 1}"
-                    values[name] = value
-                    if value:
-                        cells.append(Cell(pointer=name, text=value,
-                                          locate=_locator(raw, first_line, j, delimiter, quote)))
-                yield Row(index=index, line=first_line, values=values, cells=cells, scan=candidate)
+                names = header if len(record) <= len(header) else \
+                    header + [f"_extra_{k + 1}" for k in range(len(record) - len(header))]
+                values: dict[str, object] = dict(zip(names, record, strict=False))
+                yield Row(index=index, line=first_line, values=values,
+                          cells=_cells(record, names, consumed, delimiter, quote), scan=candidate)
                 index += 1
             return
         except csv.Error as exc:
@@ -144,6 +139,16 @@ def read_csv(reader: HashingReader, *, max_line_bytes: int, max_rows: int,
             flagged[0] = False
             issues.append(ReadIssue(kind="unparseable", line=bad_line, index=index,
                                     message=f"CSV record does not parse: {exc}"))
+
+
+def _cells(record: list[str], names: list[str], consumed: list[tuple[int, str]], delimiter: str,
+           quote: str) -> LazyCells:
+    def make() -> list[Cell]:
+        raw = "\n".join(t for _, t in consumed)
+        first_line = consumed[0][0]
+        return [Cell(pointer=names[j], text=value, locate=_locator(raw, first_line, j, delimiter, quote))
+                for j, value in enumerate(record) if value]
+    return LazyCells(make)
 
 
 def _names(record: list[str]) -> list[str]:

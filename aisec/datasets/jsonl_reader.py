@@ -8,7 +8,7 @@ from typing import Any
 
 from aisec.datasets.json_positions import escape_pointer_token, json_locator
 from aisec.datasets.lines import HashingReader, Screen, screened_lines
-from aisec.datasets.records import Cell, ReadIssue, Row
+from aisec.datasets.records import Cell, LazyCells, ReadIssue, Row
 
 
 def string_leaves(value: Any, pointer: str, out: list[tuple[str, str]], budget: list[int]) -> None:
@@ -25,6 +25,10 @@ def string_leaves(value: Any, pointer: str, out: list[tuple[str, str]], budget: 
             stack.extend((f"{where}/{escape_pointer_token(str(k))}", v) for k, v in reversed(item.items()))
         elif isinstance(item, list):
             stack.extend((f"{where}/{i}", v) for i, v in reversed(list(enumerate(item))))
+
+
+_DECODE = json.JSONDecoder().decode
+"""``json.loads`` without its per-call argument handling (the reader calls it once per line)."""
 
 
 def flatten_top(record: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +61,7 @@ def read_jsonl(reader: HashingReader, *, max_line_bytes: int, max_rows: int, max
                                     message=f"more than max_dataset_rows={max_rows} rows; the rest was not read"))
             return
         try:
-            record = json.loads(text)
+            record = _DECODE(text)
         except RecursionError:
             issues.append(ReadIssue(kind="unparseable", line=number, index=index,
                                     message="JSON nested too deeply"))
@@ -70,11 +74,8 @@ def read_jsonl(reader: HashingReader, *, max_line_bytes: int, max_rows: int, max
             continue
         if isinstance(record, list) and all(isinstance(m, dict) for m in record):
             # A bare list of chat turns per line is common; treat it as {"messages": [...]}.
-            strings: list[tuple[str, str]] = []
-            string_leaves(record, "", strings, [max_values])
-            cells = [Cell(pointer=p, text=s, locate=json_locator(text, number, p)) for p, s in strings]
-            yield Row(index=index, line=number, values=flatten_top({"messages": record}), cells=cells,
-                      scan=candidate)
+            yield Row(index=index, line=number, values=flatten_top({"messages": record}),
+                      cells=_cells(record, text, number, max_values), scan=candidate)
             index += 1
             continue
         if not isinstance(record, dict):
@@ -82,12 +83,33 @@ def read_jsonl(reader: HashingReader, *, max_line_bytes: int, max_rows: int, max
                                     message=f"line holds a JSON {type(record).__name__}, not an object"))
             index += 1
             continue
-        strings = []
-        budget = [max_values]
-        string_leaves(record, "", strings, budget)
-        if budget[0] < 0:
+        flat = not any(type(v) in (dict, list) for v in record.values())
+        if (1 + len(record) if flat else _value_count(record, max_values)) > max_values:
             issues.append(ReadIssue(kind="oversized_record", line=number, index=index,
                                     message=f"record has more than {max_values} values; the rest was not scanned"))
-        cells = [Cell(pointer=p, text=s, locate=json_locator(text, number, p)) for p, s in strings]
-        yield Row(index=index, line=number, values=flatten_top(record), cells=cells, scan=candidate)
+        # A flat record is its own top-level view (nothing to flatten; rows' values are never changed).
+        yield Row(index=index, line=number, values=record if flat else flatten_top(record),
+                  cells=_cells(record, text, number, max_values), scan=candidate)
         index += 1
+
+
+def _value_count(value: Any, max_values: int) -> int:
+    """Values ``string_leaves`` would walk (the record itself included), counted up to one past ``max_values``."""
+    count = 0
+    stack = [value]
+    while stack and count <= max_values:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def _cells(record: Any, text: str, number: int, max_values: int) -> LazyCells:
+    def make() -> list[Cell]:
+        strings: list[tuple[str, str]] = []
+        string_leaves(record, "", strings, [max_values])
+        return [Cell(pointer=p, text=s, locate=json_locator(text, number, p)) for p, s in strings]
+    return LazyCells(make)

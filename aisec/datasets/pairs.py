@@ -21,6 +21,8 @@ PROMPT_KEYS = ("system", "instruction", "prompt", "question", "query", "input", 
 """Flat columns that make up the prompt, in this order (alpaca ``instruction`` then ``input``)."""
 ANSWER_KEYS = ("output", "response", "completion", "chosen", "answer", "reply")
 """Flat columns that hold the answer (the first one present wins; ``chosen`` for preference data)."""
+_PAIR_NAMES = TURN_LISTS | frozenset(PROMPT_KEYS) | frozenset(ANSWER_KEYS)
+"""Top-level names a pair is read from (besides digits: a record that is a bare list of turns)."""
 _TURN = re.compile(r"^/(?:([^/]+)/)?(\d+)/([^/]+)(?:/(\d+)/([^/]+))?$")
 
 
@@ -75,6 +77,8 @@ def _turns(paths: dict[str, tuple[str, str]]) -> list[tuple[str, str, str]] | No
 
 def pair_of(row: Row) -> Pair | None:
     """The record as a prompt → answer pair, or ``None`` when it has no recognisable prompt and answer."""
+    if not any(str(name).lower() in _PAIR_NAMES or str(name).isdigit() for name in row.values):
+        return None  # decided by the row's top-level names alone, so its cells need not be built
     paths: dict[str, tuple[str, str]] = {}
     for cell in row.cells:
         paths.setdefault(_relative(row, cell.pointer), (cell.pointer, cell.text))

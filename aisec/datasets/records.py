@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +34,40 @@ class Cell:
     locate: Locator = _no_position
 
 
+class LazyCells(Sequence[Cell]):
+    """A row's cells, built on first use: most rows never need them (the pre-screen ruled them out and they hold
+    no prompt → answer pair), and building a cell's locator costs more than reading the row."""
+
+    __slots__ = ("_cells", "_make")
+
+    def __init__(self, make: Callable[[], list[Cell]]) -> None:
+        self._make: Callable[[], list[Cell]] | None = make
+        self._cells: list[Cell] = []
+
+    def _get(self) -> list[Cell]:
+        if self._make is not None:
+            self._cells, self._make = self._make(), None
+        return self._cells
+
+    @overload
+    def __getitem__(self, index: int) -> Cell: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Cell]: ...
+
+    def __getitem__(self, index: int | slice) -> Cell | Sequence[Cell]:
+        return self._get()[index]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator[Cell]:
+        return iter(self._get())
+
+    def __repr__(self) -> str:
+        return repr(self._get())
+
+
 @dataclass(frozen=True, kw_only=True)
 class Row:
     """One record: its 0-based index, first physical line, flattened values and string cells."""
@@ -42,7 +76,7 @@ class Row:
     line: int | None
     values: dict[str, Any]
     """Top-level field name -> scalar (``None`` for missing/null); nested values as compact JSON text."""
-    cells: list[Cell] = field(default_factory=list)
+    cells: Sequence[Cell] = field(default_factory=list)
     scan: bool = True
     """False when the reader's pre-screen proved that no cell of the row can carry a per-cell text signal."""
 
