@@ -48,8 +48,28 @@ def _char_vectorizer() -> Any:
 
 def _counts(texts: Sequence[str]) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
     words = _word_vectorizer().transform(texts)
-    chars = _char_vectorizer().transform([t[:CHAR_PREFIX] for t in texts])
-    return words, chars
+    return words, char_counts(texts)
+
+
+def char_counts(texts: Sequence[str]) -> sparse.csr_matrix:
+    """The character vectorizer's counts of the first ``CHAR_PREFIX`` characters of each text, hashed once per
+    distinct word instead of once per occurrence (about ten times faster on real text, the same matrix).
+
+    ``char_wb`` n-grams never cross words: a text's counts are the sum of its lower-cased whitespace-separated
+    words' counts (each word padded with one space either side), so they are (texts x words) @ (words x hashes).
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    docs = [t[:CHAR_PREFIX].lower() for t in texts]
+    if not any(d.split() for d in docs):
+        return _char_vectorizer().transform(docs)
+    splitter = CountVectorizer(lowercase=False, tokenizer=str.split, token_pattern=None)
+    occurrences = splitter.fit_transform(docs)
+    vocabulary = splitter.get_feature_names_out().tolist()
+    counts = sparse.csr_matrix(occurrences.astype(np.float64) @ _char_vectorizer().transform(vocabulary))
+    counts.sum_duplicates()  # canonical form (sorted indices), as the vectorizer returns it
+    counts.eliminate_zeros()
+    return counts
 
 
 def _idf(counts: sparse.csr_matrix) -> npt.NDArray[np.float64]:

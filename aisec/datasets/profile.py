@@ -57,6 +57,14 @@ def value_kind(value: Any, typed: bool) -> str:
     return "string"
 
 
+def _same_kind(value: Any, kind: str) -> bool:
+    """A quick yes for the common case that a typed value is of its column's kind (``value_kind`` decides the rest)."""
+    t = type(value)
+    if kind == "number":
+        return t is int or t is float
+    return kind == "string" and t is str and bool(value) and not (value[0] in "{[" and value[-1] in "}]")
+
+
 def _norm(value: Any) -> str:
     if not isinstance(value, str):
         return repr(value)
@@ -87,6 +95,8 @@ class Profile:
         self.sample: list[SampleRow] = []
         self._rng = random.Random(settings.seed)  # noqa: S311 - reproducible sampling, not secrecy
         self.schema = self._schema(schema_rows)
+        self._schema_names = frozenset(self.schema)
+        self._ids = frozenset(roles.ids)
         self.drift_counts: Counter[tuple[str, str]] = Counter()
         self.drift_rows: dict[tuple[str, str], list[tuple[int, int | None, str]]] = {}
         self.numeric_extremes: dict[str, _Extremes] = {c: _Extremes() for c in roles.numeric}
@@ -121,10 +131,10 @@ class Profile:
             if len(self.label_counts) > 10 * self.settings.label_max_classes:
                 self.label_overflow = True
         if len(self.record_hashes) < self.settings.dedup_max_rows:
-            skip = set(roles.ids)
-            items = [(k, _norm(v)) for k, v in sorted(row.values.items()) if k not in skip]
-            self.record_hashes.append(_hash64("\x1f".join(f"{k}\x1e{v}" for k, v in items)))
-            self.feature_hashes.append(_hash64("\x1f".join(f"{k}\x1e{v}" for k, v in items if k != roles.label)))
+            skip = self._ids
+            parts = [(k, f"{k}\x1e{_norm(v)}") for k, v in sorted(row.values.items()) if k not in skip]
+            self.record_hashes.append(_hash64("\x1f".join(p for _, p in parts)))
+            self.feature_hashes.append(_hash64("\x1f".join(p for k, p in parts if k != roles.label)))
             self.label_codes.append(-1 if label_text is None else self.label_index.setdefault(label_text,
                                                                                           len(self.label_index)))
             self.lines.append(row.line if row.line is not None else -row.index - 1)
@@ -153,33 +163,40 @@ class Profile:
                 ext = self.numeric_extremes[name]
                 _push(ext.high, (number, -row.index, row.line or 0), cap)
                 _push(ext.low, (-number, -row.index, row.line or 0), cap)
+        k = self.settings.model_max_rows
+        # The reservoir draw comes first (the same draws in the same order), so rows it rejects build nothing.
+        j = len(self.sample) if len(self.sample) < k else self._rng.randrange(self.rows)
+        if j >= k:
+            return
         text = "\n".join(text_parts)[:MAX_SAMPLE_TEXT]
         sample = SampleRow(index=row.index, line=row.line, text=text, label=label_text, numeric=tuple(numeric),
                            categorical=tuple(str(row.values.get(c, "")) for c in roles.categorical),
                            flagged=flagged)
-        k = self.settings.model_max_rows
-        if len(self.sample) < k:
+        if j == len(self.sample):
             self.sample.append(sample)
             self.text_lengths.append(len(text))
         else:
-            j = self._rng.randrange(self.rows)
-            if j < k:
-                self.sample[j] = sample
-                self.text_lengths[j] = len(text)
+            self.sample[j] = sample
+            self.text_lengths[j] = len(text)
 
     def _drift(self, row: Row, cap: int) -> None:
+        values = row.values
+        typed = self.typed
         for name, (kind, presence) in self.schema.items():
-            value = row.values.get(name) if name in row.values else None
-            if name not in row.values:
-                if presence >= 0.99 and self.typed:
+            if name not in values:
+                if presence >= 0.99 and typed:
                     self._note_drift(name, "missing", row, cap, "field missing")
                 continue
-            got = value_kind(value, self.typed)
+            value = values[name]
+            if typed and _same_kind(value, kind):
+                continue
+            got = value_kind(value, typed)
             if got not in ("null", kind) and kind != "null":
                 self._note_drift(name, "type", row, cap, f"{got} where the column holds {kind}")
-        for name in row.values:
-            if name not in self.schema:
-                self._note_drift(name, "unexpected", row, cap, "field not present in the first rows")
+        if not values.keys() <= self._schema_names:
+            for name in values:
+                if name not in self.schema:
+                    self._note_drift(name, "unexpected", row, cap, "field not present in the first rows")
 
     def _note_drift(self, name: str, kind: str, row: Row, cap: int, what: str) -> None:
         key = (name, kind)
