@@ -109,6 +109,29 @@ def worker_text(path: str, settings: dict[str, Any]) -> dict[str, Any]:
             "mb_per_cpu_s": p.stat().st_size / 1e6 / cpu}
 
 
+def worker_screen(path: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The vectorised pre-screen alone (RE2 over 4 MiB batches of raw lines): which lines reach Python."""
+    from aisec.datasets.lines import BATCH_BYTES
+    from aisec.datasets.prescreen import candidate_lines, screen_patterns
+    del settings
+    p = Path(path)
+    import pyarrow.compute  # noqa: F401 - imported once per process, as in a scan
+    screen_patterns()
+    start, cpu = time.perf_counter(), _cpu()
+    lines = candidates = 0
+    carry = b""
+    with open(p, "rb") as handle:
+        while block := handle.read(BATCH_BYTES):
+            data = carry + block
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            flags = candidate_lines(data[:cut], json=p.suffix == ".jsonl")
+            lines, candidates = lines + len(flags), candidates + sum(flags)
+    elapsed, cpu = time.perf_counter() - start, _cpu() - cpu
+    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_mb": _peak_mb(), "lines": lines, "candidates": candidates,
+            "mb_per_cpu_s": p.stat().st_size / 1e6 / cpu}
+
+
 def make_labelled(path: Path, rows: int, seed: int = 3) -> dict[str, Any]:
     """Sentiment-like JSONL with 3 % flipped labels and a 2 % backdoor trigger; returns the ground truth."""
     rng = random.Random(seed)
@@ -222,7 +245,8 @@ def worker_aisec_labels(path: str, truth_path: str) -> dict[str, Any]:
             **_quality(found, truth), "triggers": triggers}
 
 
-WORKERS = {"text": worker_text, "stream": worker_stream, "datalab": worker_datalab, "aisec_labels": worker_aisec_labels}
+WORKERS = {"screen": worker_screen, "text": worker_text, "stream": worker_stream, "datalab": worker_datalab,
+           "aisec_labels": worker_aisec_labels}
 
 
 def run_child(kind: str, *args: Any) -> dict[str, Any]:
@@ -257,9 +281,10 @@ def main() -> None:
                 path = work / f"reviews_{mb}.{fmt}"
                 rows = make_reviews(path, mb, fmt)
                 for screen in (True, False):
-                    for kind in ("text", "stream"):
+                    for kind in ("screen", "text", "stream") if screen else ("text", "stream"):
                         r = run_child(kind, str(path), {"prescreen": screen})
-                        what = "text rules alone" if kind == "text" else "whole dataset scan"
+                        what = {"screen": "pre-screen alone", "text": "text rules alone"}.get(kind,
+                                                                                             "whole dataset scan")
                         print(f"{fmt} {rows} rows, prescreen={screen}, {what}: "
                               f"{r.get('mb_per_cpu_s', float('nan')):.1f} MB/CPU-s, peak {r.get('peak_mb', 0):.0f} MB "
                               f"{json.dumps(r)}", flush=True)
