@@ -24,8 +24,8 @@ ODD_TEXTS = ["", "   ", "\u0130stanbul \u00c7A  x\tY\nz", "a" * 3000, "\u01c5 \u
 
 
 def test_char_counts_equal_the_char_vectorizer_on_real_text() -> None:
-    texts = [str(r["text"]) for r in corpora.reviews(rows=3000, seed=4).records] + \
-        [str(r["text"]) for r in corpora.speech_sentences(rows=1000, seed=4).records] + ODD_TEXTS
+    texts = [str(r["text"]) for r in corpora.reviews(rows=800, seed=4).records] + \
+        [str(r["text"]) for r in corpora.speech_sentences(rows=300, seed=4).records] + ODD_TEXTS
     expected = features._char_vectorizer().transform([t[:features.CHAR_PREFIX] for t in texts])
     got = features.char_counts(texts)
     assert got.shape == expected.shape and got.dtype == expected.dtype
