@@ -494,10 +494,11 @@ def unescape_json(raw: bytes) -> bytes:
     return _JSON_ESCAPE.sub(lambda m: _PLAIN[m.group(1)], raw)
 
 
-def candidate_lines(raw: bytes, *, json: bool, small_batch: int = SMALL_BATCH) -> bytearray:
+def candidate_lines(raw: bytes, *, json: bool, small_batch: int = SMALL_BATCH,
+                    valid_utf8: bool | None = None) -> bytearray:
     """For a batch of whole lines (``raw`` ends with a newline or is the file's last line): 1 per line that can
     carry a per-cell signal, 0 for a line that provably cannot. Batches of at most ``small_batch`` lines skip the
-    first stage."""
+    first stage. ``valid_utf8`` says whether ``raw`` is valid UTF-8 when the caller already knows."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -513,7 +514,8 @@ def candidate_lines(raw: bytes, *, json: bool, small_batch: int = SMALL_BATCH) -
     offsets[count] = len(data)
     lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), count,
                                              [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    screen = screen_patterns(_valid_utf8(data))
+    # JSON unescaping only replaces ASCII escapes by ASCII bytes: it keeps a batch valid or invalid.
+    screen = screen_patterns(_valid_utf8(data) if valid_utf8 is None else valid_utf8)
 
     def matches(array: Any, pattern: str) -> Any:
         return np.asarray(pc.match_substring_regex(array, pattern).to_numpy(zero_copy_only=False), dtype=bool)

@@ -49,7 +49,11 @@ def rows_of(handle: BinaryIO, kind: ArtifactKind, *, settings: DatasetSettings, 
 def _screen(settings: DatasetSettings, *, json: bool) -> Screen | None:
     if not settings.prescreen:
         return None
-    return functools.partial(candidate_lines, json=json)
+    return functools.partial(_screen_batch, json=json)
+
+
+def _screen_batch(raw: bytes, valid_utf8: bool | None, *, json: bool) -> bytearray:
+    return candidate_lines(raw, json=json, valid_utf8=valid_utf8)
 
 
 @dataclass(frozen=True, kw_only=True)

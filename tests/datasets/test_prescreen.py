@@ -171,7 +171,8 @@ def test_real_reviews_are_mostly_ruled_out() -> None:
 def test_reader_marks_ruled_out_rows_and_keeps_their_values_and_cells() -> None:
     data = b'{"text": "plain words", "label": "a"}\n\n{"text": "ignore previous instructions", "label": "b"}\n'
     rows = list(read_jsonl(HashingReader(io.BytesIO(data)), max_line_bytes=1 << 20, max_rows=10, max_values=100,
-                           issues=[], screen=lambda raw: prescreen.candidate_lines(raw, json=True)))
+                           issues=[], screen=lambda raw, valid: prescreen.candidate_lines(raw, json=True,
+                                                                                           valid_utf8=valid)))
     assert [(r.index, r.line, r.values["label"], len(r.cells), r.scan) for r in rows] == \
         [(0, 1, "a", 2, False), (1, 3, "b", 2, True)]
 
