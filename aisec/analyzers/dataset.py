@@ -21,11 +21,12 @@ from aisec.datasets.reading import file_sha256, rows_of
 from aisec.datasets.records import Observation, ReadIssue, Row
 from aisec.datasets.role_notice import fact_detail, missing_roles
 from aisec.datasets.roles import infer_roles
+from aisec.datasets.row_groups import cell_group, observation_group
 from aisec.datasets.settings import DatasetSettings, load_settings
 from aisec.datasets.shard_state import shard_state
 from aisec.datasets.text_signals import TextScanner
 from aisec.errors import AisecError
-from aisec.model import ArtifactKind, Fact, Location, RelatedLocation, Scalar
+from aisec.model import ArtifactKind, Fact, RelatedLocation, Scalar
 from aisec.source import Source, buffered
 
 CELL_FACTS = {
@@ -128,7 +129,8 @@ class _Run:
     def __init__(self, *, settings: DatasetSettings, context: AnalysisContext) -> None:
         self.settings = settings
         self.context = context
-        self.limiter = Limiter(cap=settings.max_facts_per_signal, per_value_cap={"dataset.url_host": 3})
+        self.limiter = Limiter(cap=settings.max_facts_per_signal, related_cap=settings.max_related_locations,
+                               related_budget=settings.max_related_per_file)
         self.scanner = TextScanner(popular_packages=frozenset(p.lower() for p in settings.popular_packages),
                                    trusted_indexes=settings.trusted_package_indexes,
                                    secret_min_entropy=settings.secret_min_entropy, max_chars=settings.max_cell_chars)
@@ -138,7 +140,6 @@ class _Run:
         self.sha256 = ""
         self.size = 0
         self.rows = 0
-        self.related: dict[tuple[str, Location, str], tuple[RelatedLocation, ...]] = {}
 
     def stream(self, handle: BinaryIO, kind: ArtifactKind) -> Iterator[Fact]:
         """The single pass: per-cell signals now, statistics accumulated for later."""
@@ -176,8 +177,8 @@ class _Run:
             return flagged
         for cell in row.cells:
             hits = self.scanner.scan(cell.text)
-            # One fact per signal and value per cell (the first occurrence locates it; the rest are counted),
-            # so findings stay distinct by file, line, pointer and value.
+            # One observation per signal and value per cell (the first occurrence locates it; the rest are
+            # counted); the limiter gathers them into one fact per signal and column with every row attached.
             seen: dict[tuple[str, str], int] = {}
             for hit in hits:
                 seen[(hit.key, hit.value)] = seen.get((hit.key, hit.value), 0) + 1
@@ -192,7 +193,8 @@ class _Run:
                 detail = {"row": row.index, **hit.detail, "occurrences_in_cell": occurrences}
                 if hit.key != "dataset.tag_text":
                     detail["excerpt"] = _printable(cell.text[max(0, hit.start - 20):hit.end + 20])
-                self.limiter.add(hit.key, _clean(hit.value), location, detail, row.index)
+                self.limiter.add(hit.key, _clean(hit.value), location, detail, row.index,
+                                 group=cell_group(hit.key, hit.value, pointer, row.line))
                 if hit.key in POISON_KEYS or (hit.key == "dataset.url_host" and hit.detail.get("raw_ip")):
                     flagged = True
         return flagged
@@ -201,17 +203,17 @@ class _Run:
         location = self.context.at(line=obs.span.line, column=obs.span.column, end_column=obs.span.end_column,
                                    pointer=obs.pointer)
         detail = dict(obs.detail)
+        related: tuple[RelatedLocation, ...] = ()
         if obs.related:
             cap = self.settings.max_related_locations
             # Bounded output, true count: the evidence always says how many rows there were in all.
             detail.update(affected_rows=len(obs.related), related_shown=min(cap, len(obs.related)))
-            self.related[(obs.key, location, repr(_clean(obs.value)))] = tuple(
-                RelatedLocation(location=self.context.at(line=r.span.line, column=r.span.column,
-                                                         end_column=r.span.end_column, pointer=r.pointer),
-                                message=f"row {r.index}") for r in obs.related[:cap])
+            related = tuple(RelatedLocation(location=self.context.at(line=r.span.line, column=r.span.column,
+                                                                     end_column=r.span.end_column, pointer=r.pointer),
+                                            message=f"row {r.index}") for r in obs.related[:cap])
         row = obs.detail.get("row")
         self.limiter.add(obs.key, _clean(obs.value), location, detail, row if isinstance(row, int) else None,
-                         ordered=False)
+                         ordered=False, group=observation_group(obs.key, obs.value, obs.detail), related=related)
 
     def finish(self, kind: ArtifactKind) -> Iterator[Fact]:
         """Dataset-level analysis, then every kept fact (with how common its signal was)."""
@@ -223,7 +225,7 @@ class _Run:
             location = self.context.at(line=issue.line, column=issue.column, end_column=issue.end_column)
             self.limiter.add("dataset.malformed", issue.kind, location,
                              {"message": issue.message, **({"row": issue.index} if issue.index is not None else {})},
-                             issue.index)
+                             issue.index, group=(issue.kind,))
         profile = self.profile
         if profile is not None and profile.rows:
             yield self.context.fact("dataset.rows", profile.rows)
@@ -303,7 +305,7 @@ class _Run:
         for key in sorted(limiter.kept):
             affected = limiter.row_counts.get(key, 0)
             capped = overflow.get(key)
-            for location, value, detail in limiter.kept[key]:
+            for kept in limiter.kept[key]:
                 extra: dict[str, Scalar] = {}
                 if key in CELL_FACTS:
                     extra = {"rows_with_signal": affected, "row_fraction": round(affected / rows, 6) if rows else 0.0}
@@ -311,9 +313,9 @@ class _Run:
                     # Caps bound the output, never what is counted: every kept fact says how large its signal was.
                     extra.update(signal_occurrences=capped.total, rows_with_signal=capped.rows,
                                  signal_reported=capped.kept)
-                yield Fact(key=key, value=value, location=location,
-                           detail={k: _clean(v) for k, v in {**detail, **extra}.items()},
-                           related=self.related.get((key, location, repr(value)), ()))
+                yield Fact(key=key, value=kept.value, location=kept.location,
+                           detail={k: _clean(v) for k, v in {**kept.facts_detail(), **extra}.items()},
+                           related=kept.related_locations())
         for key, over in overflow.items():
             yield self.context.fact("dataset.fact_overflow", key, total=over.total, rows=over.rows,
                                     reported=over.kept, cap=self.settings.max_facts_per_signal)

@@ -22,6 +22,7 @@ from aisec.datasets.limiter import Limiter
 from aisec.datasets.pairs import Pair
 from aisec.datasets.profile import Profile, SampleRow
 from aisec.datasets.records import Observation
+from aisec.datasets.row_groups import observation_group
 from aisec.datasets.settings import DatasetSettings, load_settings
 from aisec.datasets.shard_state import ShardState
 from aisec.model import Artifact, Fact, Location, RelatedLocation, Scalar, ScanError
@@ -180,8 +181,8 @@ def group_facts(states: Sequence[ShardState], settings: DatasetSettings, *, part
                                   "dataset_group": index.states[0].group,
                                   "note": "duplicate-text, label and trigger rules over the shard group used a "
                                           "seeded sample"}))
-    limiter = Limiter(cap=settings.max_facts_per_signal)
-    related: dict[tuple[str, Location, str], tuple[RelatedLocation, ...]] = {}
+    limiter = Limiter(cap=settings.max_facts_per_signal, related_cap=settings.max_related_locations,
+                      related_budget=settings.max_related_per_file)
     pairs, pairs_sampled = _merged_pairs(index, settings)
     observations = cross_row_observations(profile, settings)
     if pairs:
@@ -189,24 +190,25 @@ def group_facts(states: Sequence[ShardState], settings: DatasetSettings, *, part
                                        observations)
     for obs in observations:
         location, detail = _localize(obs, index)
+        related: tuple[RelatedLocation, ...] = ()
         if obs.related:
             cap = settings.max_related_locations
             detail.update(affected_rows=len(obs.related), related_shown=min(cap, len(obs.related)))
             # The merged profile's row index is the group row; its virtual line is that plus one.
-            related[(obs.key, location, repr(_scalar(obs.value)))] = tuple(
-                index.related(r.index, r.pointer) for r in obs.related[:cap])
-        row = obs.detail.get("row")
+            related = tuple(index.related(r.index, r.pointer) for r in obs.related[:cap])
+        row, local = obs.detail.get("row"), detail.get("row")
         limiter.add(obs.key, _scalar(obs.value), location, detail, row if isinstance(row, int) else None,
-                    ordered=False)
+                    ordered=False, group=observation_group(obs.key, obs.value, obs.detail), related=related,
+                    label=local if isinstance(local, int) and not isinstance(local, bool) else None)
     overflow = limiter.overflow()
     for key in sorted(limiter.kept):
         # Caps bound the output, never what is counted: kept facts of a capped signal carry its totals.
         capped = overflow.get(key)
         totals = {} if capped is None else {"signal_occurrences": capped.total, "rows_with_signal": capped.rows,
                                             "signal_reported": capped.kept}
-        facts.extend(Fact(key=key, value=value, location=location, detail={**detail, **totals},
-                          related=related.get((key, location, repr(value)), ()))
-                     for location, value, detail in limiter.kept[key])
+        facts.extend(Fact(key=key, value=kept.value, location=kept.location,
+                          detail={**kept.facts_detail(), **totals}, related=kept.related_locations())
+                     for kept in limiter.kept[key])
     facts.extend(Fact(key="dataset.fact_overflow", value=key, location=first,
                       detail={"total": over.total, "rows": over.rows, "reported": over.kept,
                               "cap": settings.max_facts_per_signal})

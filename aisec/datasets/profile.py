@@ -99,6 +99,7 @@ class Profile:
         self._ids = frozenset(roles.ids)
         self.drift_counts: Counter[tuple[str, str]] = Counter()
         self.drift_rows: dict[tuple[str, str], list[tuple[int, int | None, str]]] = {}
+        self._drift_kept = 0
         self.numeric_extremes: dict[str, _Extremes] = {c: _Extremes() for c in roles.numeric}
         self.longest: dict[str, list[tuple[int, int, int]]] = {c: [] for c in roles.text}
         self.empty_text: Counter[str] = Counter()
@@ -139,13 +140,15 @@ class Profile:
                                                                                           len(self.label_index)))
             self.lines.append(row.line if row.line is not None else -row.index - 1)
             self.flags.append(1 if flagged else 0)
-        self._drift(row, cap)
+        # Drift and empty-text rows are per-row signals: every row is kept (up to the related-location caps) so
+        # their findings can list them all.
+        self._drift(row, self.settings.max_related_locations)
         text_parts = []
         for name in roles.text:
             value = row.values.get(name)
             if not isinstance(value, str) or not value.strip():
                 self.empty_text[name] += 1
-                if len(self.empty_rows[name]) < cap:
+                if len(self.empty_rows[name]) < self.settings.max_related_locations:
                     self.empty_rows[name].append((row.index, row.line))
                 continue
             text_parts.append(value)
@@ -204,7 +207,8 @@ class Profile:
             key = ("*", kind)  # a file with ever-new field names must not grow this table without bound
         self.drift_counts[key] += 1
         rows = self.drift_rows.setdefault(key, [])
-        if len(rows) < cap:
+        if len(rows) < cap and self._drift_kept < self.settings.max_related_per_file:
+            self._drift_kept += 1
             rows.append((row.index, row.line, what))
 
     @property

@@ -29,10 +29,14 @@ class DatasetSettings:
     manifest: str | None = None
     """A dataset manifest (``aisec dataset manifest``) to compare each scanned dataset file against."""
     max_facts_per_signal: int = 100
-    """Per file and signal, at most this many row-level facts; the rest is counted in a summary fact."""
+    """Per file and signal, at most this many facts (a per-row signal is one fact per column or value with its
+    rows attached); the rest is counted in a summary fact."""
     max_related_locations: int = 10_000
     """Per finding, at most this many affected rows attached as related locations (SARIF ``relatedLocations``);
     the true number is always in the ``affected_rows`` evidence."""
+    max_related_per_file: int = 100_000
+    """Per file, at most this many rows attached to per-row signals' findings in all (memory stays bounded on a
+    file with a signal in every cell); the counts are never capped."""
     max_line_bytes: int = 16 * 1024 * 1024
     """Longest physical line (CSV/JSONL) read; longer lines are skipped and reported."""
     max_values_per_record: int = 10_000

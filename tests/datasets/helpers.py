@@ -37,8 +37,16 @@ def default_dataset_settings() -> dict[str, Any]:
 
 
 def rows_of(facts: list[Fact], key: str) -> set[int]:
-    """0-based record indexes that carry a fact with ``key``."""
-    return {int(f.detail["row"]) for f in facts if f.key == key and "row" in f.detail}
+    """0-based record indexes that carry a fact with ``key``: its own row and every row attached to it as a
+    related location (``row N``)."""
+    rows: set[int] = set()
+    for f in facts:
+        if f.key != key:
+            continue
+        if "row" in f.detail:
+            rows.add(int(f.detail["row"]))
+        rows.update(int(r.message.split()[1]) for r in f.related if r.message.startswith("row "))
+    return rows
 
 
 def truth() -> dict[str, Any]:
@@ -47,8 +55,9 @@ def truth() -> dict[str, Any]:
 
 
 def lines_of(facts: list[Fact], key: str) -> set[int]:
-    """Lines that carry a fact with ``key``."""
-    return {f.location.line for f in facts if f.key == key and f.location.line is not None}
+    """Lines that carry a fact with ``key``, its own and those of its related locations."""
+    places = [loc for f in facts if f.key == key for loc in (f.location, *(r.location for r in f.related))]
+    return {loc.line for loc in places if loc.line is not None}
 
 
 def precision_recall(found: set[int], expected: set[int]) -> tuple[float, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aisec.model import Fact
-from tests.datasets.helpers import analyze
+from tests.datasets.helpers import analyze, rows_of
 
 
 def _overflow(facts: list[Fact], key: str) -> Fact:
@@ -18,10 +18,14 @@ def test_schema_drift_beyond_the_per_column_cap_is_counted(tmp_path: Path) -> No
     path = tmp_path / "drift.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     facts, _ = analyze(path, {"max_facts_per_signal": 20})
-    drift = [f for f in facts if f.key == "dataset.schema_drift"]
+    [drift] = [f for f in facts if f.key == "dataset.schema_drift"]
+    assert drift.detail["affected_rows"] == 150 and len(rows_of(facts, "dataset.schema_drift")) == 150
+    assert not [f for f in facts if f.key == "dataset.fact_overflow"]
+    facts, _ = analyze(path, {"max_related_locations": 20})
+    [drift] = [f for f in facts if f.key == "dataset.schema_drift"]
     over = _overflow(facts, "dataset.schema_drift")
-    assert len(drift) == 20 and over.detail["total"] == 150 and over.detail["rows"] == 150
-    assert {(f.detail["signal_occurrences"], f.detail["rows_with_signal"]) for f in drift} == {(150, 150)}
+    assert (drift.detail["affected_rows"], len(drift.related)) == (20, 20)
+    assert (over.detail["total"], over.detail["rows"]) == (150, 150)
 
 
 def test_extreme_values_beyond_the_kept_heap_are_counted(tmp_path: Path) -> None:
@@ -31,21 +35,21 @@ def test_extreme_values_beyond_the_kept_heap_are_counted(tmp_path: Path) -> None
     path = tmp_path / "readings.csv"
     path.write_text("meter,reading\n" + "".join(f"m{i},{v}\n" for i, v in enumerate(values)), encoding="utf-8")
     facts, _ = analyze(path, {"max_facts_per_signal": 10})
-    kept = [f for f in facts if f.key == "dataset.extreme_value"]
+    [kept] = [f for f in facts if f.key == "dataset.extreme_value"]
     over = _overflow(facts, "dataset.extreme_value")
-    assert len(kept) == 10 and over.detail["total"] == 30 and over.detail["rows"] == 30
+    assert kept.detail["affected_rows"] == 10 and over.detail["total"] == 30 and over.detail["rows"] == 30
 
 
 def test_cell_signal_overflow_reports_rows_and_occurrences(tmp_path: Path) -> None:
-    # Two zero-width spaces in every one of 60 rows: 60 facts (one per cell and value), 60 rows, cap 5.
+    # Two zero-width spaces in every one of 60 rows: one fact for the column, every row attached, cap 5.
     path = tmp_path / "notes.jsonl"
     path.write_text("".join(f'{{"note": "entry {i} with a zero\\u200bwidth\\u200b space"}}\n' for i in range(60)),
                     encoding="utf-8")
     facts, _ = analyze(path, {"max_facts_per_signal": 5})
-    over = _overflow(facts, "dataset.invisible_char")
-    assert (over.detail["total"], over.detail["rows"], over.detail["reported"]) == (60, 60, 5)
-    kept = [f for f in facts if f.key == "dataset.invisible_char"]
-    assert {f.detail["rows_with_signal"] for f in kept} == {60} and kept[0].detail["occurrences_in_cell"] == 2
+    [kept] = [f for f in facts if f.key == "dataset.invisible_char"]
+    assert (kept.detail["rows_with_signal"], kept.detail["affected_rows"], kept.detail["occurrences"]) == (60, 60, 60)
+    assert kept.detail["occurrences_in_cell"] == 2 and len(kept.related) == 60
+    assert not [f for f in facts if f.key == "dataset.fact_overflow"]
 
 
 def test_duplicate_cluster_carries_every_member_row(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from aisec.datasets.settings import DatasetSettings
 from aisec.model import Fact
 from benchmarks.poisonbench import corpora, recipes
-from tests.datasets.helpers import analyze, precision_recall, rows_of
+from tests.datasets.helpers import analyze, lines_of, precision_recall, rows_of
 
 ALPHA = 0.001
 """params.dataset_label_noise_alpha of the default policy."""
@@ -76,8 +76,7 @@ def test_flipped_labels_in_a_real_table_raise_the_noise_alarm(real: dict[str, tu
     assert float(noise.detail["p_value"]) <= ALPHA and noise.detail["model"] == "tabular"
     assert int(noise.detail["issues"]) == len(rows_of(facts, "dataset.label_issue"))
     # The dataset-level fact carries every flagged row as a related location, whatever the per-row cap.
-    assert {r.location.line for r in noise.related} == {f.location.line for f in facts
-                                                         if f.key == "dataset.label_issue"}
+    assert {r.location.line for r in noise.related} == lines_of(facts, "dataset.label_issue")
 
 
 @pytest.mark.parametrize("name", ["reviews_clean", "speeches_clean", "cancer_clean"])
@@ -96,11 +95,13 @@ def test_every_flagged_row_is_counted_even_when_the_report_is_capped(tmp_path: P
                                                                              "max_facts_per_signal": 5})
     issues = [f for f in facts if f.key == "dataset.label_issue"]
     noise = _noise(facts)
-    overflow = next(f for f in facts if f.key == "dataset.fact_overflow" and f.value == "dataset.label_issue")
-    assert len(issues) == 5 and int(overflow.detail["total"]) == int(noise.detail["issues"]) > 5
-    # The most suspicious rows are the ones kept.
-    kept = sorted(float(f.detail["self_confidence"]) for f in issues)
-    assert kept[-1] <= min(float(noise.detail["baseline"]), 0.5)
+    # One finding per given label, each listing every flagged row of that label; nothing is left uncounted.
+    assert sorted(str(f.value) for f in issues) == ["fresh", "rotten"]
+    assert sum(int(f.detail["affected_rows"]) for f in issues) == int(noise.detail["issues"]) > 5
+    assert len(rows_of(facts, "dataset.label_issue")) == int(noise.detail["issues"])
+    assert not [f for f in facts if f.key == "dataset.fact_overflow"]
+    # Each finding is located at its most suspicious row.
+    assert max(float(f.detail["self_confidence"]) for f in issues) <= min(float(noise.detail["baseline"]), 0.5)
 
 
 def test_noise_baseline_follows_the_task_difficulty() -> None:

@@ -69,14 +69,27 @@ def test_scan_compares_against_the_policy_manifest(release: Path, tmp_path: Path
     assert {f.path.rsplit("/", 1)[-1] for f in hits} == {"wine.csv"}
 
 
-def test_row_level_facts_are_capped_with_a_summary(tmp_path: Path) -> None:
+def test_row_level_signal_is_one_fact_with_every_row_and_capped_output(tmp_path: Path) -> None:
     path = tmp_path / "many.jsonl"
     path.write_text("".join(f'{{"t": "zero\\u200bwidth {i}"}}\n' for i in range(500)), encoding="utf-8")
     facts, _ = analyze(path, {"max_facts_per_signal": 7})
+    [zwsp] = [f for f in facts if f.key == "dataset.invisible_char"]
+    assert (zwsp.detail["affected_rows"], zwsp.detail["related_shown"]) == (500, 500)
+    assert [r.message for r in zwsp.related] == [f"row {i}" for i in range(500)]
+    assert not [f for f in facts if f.key == "dataset.fact_overflow"]
+    # The output is bounded per finding; the count is not.
+    facts, _ = analyze(path, {"max_facts_per_signal": 7, "max_related_locations": 30})
+    [zwsp] = [f for f in facts if f.key == "dataset.invisible_char"]
+    assert (zwsp.detail["affected_rows"], zwsp.detail["related_shown"], len(zwsp.related)) == (500, 30, 30)
+    # Signals in more columns than the per-signal cap: the columns beyond it are counted in a summary fact.
+    wide = tmp_path / "wide.jsonl"
+    wide.write_text("".join("{" + ", ".join(f'"c{j}": "zero\\u200bwidth {i}"' for j in range(10)) + "}\n"
+                            for i in range(40)), encoding="utf-8")
+    facts, _ = analyze(wide, {"max_facts_per_signal": 7})
     assert len([f for f in facts if f.key == "dataset.invisible_char"]) == 7
     overflow = [f for f in facts if f.key == "dataset.fact_overflow"]
-    assert [(f.value, f.detail["total"], f.detail["reported"]) for f in overflow] == \
-        [("dataset.invisible_char", 500, 7)]
+    assert [(f.value, f.detail["total"], f.detail["rows"], f.detail["reported"]) for f in overflow] == \
+        [("dataset.invisible_char", 400, 40, 7)]
 
 
 def test_row_limit_is_a_scan_error_not_a_pass(tmp_path: Path) -> None:
@@ -117,12 +130,17 @@ def test_ever_new_field_names_and_url_hosts_stay_bounded(tmp_path: Path) -> None
     from aisec.datasets.limiter import Limiter
     from aisec.model import Location
 
-    limiter = Limiter(cap=5, per_value_cap={"dataset.url_host": 3})
+    limiter = Limiter(cap=5, related_cap=100, related_budget=300)
     for i in range(10_000):
-        limiter.add("dataset.url_host", f"host{i}.invalid", Location(line=i + 1), {}, i)
-    assert len(limiter.kept["dataset.url_host"]) == 50 and len(limiter._per_value) == 50
+        limiter.add("dataset.url_host", f"host{i}.invalid", Location(line=i + 1), {}, i, group=("u", str(i)))
+        limiter.add("dataset.invisible_char", "U+200B", Location(line=i + 1), {}, i, group=(f"c{i % 4}",))
+    assert len(limiter.kept["dataset.url_host"]) == 5 and len(limiter._groups) == 9
     over = limiter.overflow()["dataset.url_host"]
-    assert (over.total, over.rows, over.kept) == (10_000, 10_000, 50)
+    assert (over.total, over.rows, over.kept) == (10_000, 10_000, 5)
+    # Rows attached in all stay under the file's budget; every row is still counted.
+    groups = [k.group for k in limiter.kept["dataset.invisible_char"] if k.group is not None]
+    assert [g.rows for g in groups] == [2500] * 4 and sum(len(g.shown) for g in groups) == 300 - 5
+    assert "dataset.invisible_char" not in limiter.overflow()
     path = tmp_path / "fields.jsonl"
     path.write_text("".join(f'{{"a": 1, "f{i}": 2}}\n' for i in range(3000)), encoding="utf-8")
     facts, errors = analyze(path, {"role_sample_rows": 10})

@@ -11,7 +11,7 @@ from aisec.model import Severity
 from aisec.report.sarif import render_sarif
 from aisec.scan import scan
 from tests.conftest import FIXTURES
-from tests.datasets.helpers import DATASETS, analyze, precision_recall, rows_of, truth
+from tests.datasets.helpers import DATASETS, analyze, lines_of, precision_recall, rows_of, truth
 
 CELL_SIGNALS = ["dataset.tag_text", "dataset.bidi_control", "dataset.invisible_char", "dataset.confusable",
                 "dataset.shell_payload", "dataset.typosquat", "dataset.prompt_injection", "dataset.role_marker",
@@ -39,12 +39,14 @@ def test_cell_signal_precision_and_recall(instruction_facts: dict[str, list], na
 @pytest.mark.parametrize("name", ["instructions.jsonl", "instructions.csv"])
 def test_raw_ip_urls_and_duplicate_cluster(instruction_facts: dict[str, list], name: str) -> None:  # type: ignore[type-arg]
     facts = instruction_facts[name]
-    raw_ip = {int(f.detail["row"]) for f in facts if f.key == "dataset.url_host" and f.detail["raw_ip"] is True}
+    raw_ip = rows_of([f for f in facts if f.detail.get("raw_ip") is True], "dataset.url_host")
     expected = {line - 1 for line in truth()["instructions.jsonl"]["dataset.url_host"]}
-    # At most three facts per URL host are kept; the overflow fact counts the rest.
-    assert raw_ip <= expected and len(raw_ip) == 4
-    overflow = next(f for f in facts if f.key == "dataset.fact_overflow" and f.value == "dataset.url_host")
-    assert overflow.detail["total"] == 15
+    # One fact per URL host (and column) with every row that links to it attached: nothing is left out.
+    assert raw_ip == expected
+    hosts = [f for f in facts if f.key == "dataset.url_host"]
+    assert len({(f.value, f.location.pointer) for f in hosts}) == len(hosts)
+    assert sum(int(f.detail["affected_rows"]) for f in hosts) == 15
+    assert not [f for f in facts if f.key == "dataset.fact_overflow"]
     clusters = [f for f in facts if f.key == "dataset.duplicate_cluster"]
     assert len(clusters) == 1
     assert clusters[0].detail["size"] == 6 and clusters[0].detail["flagged_members"] == 6
@@ -55,10 +57,9 @@ def test_label_errors_are_found_on_flipped_wine() -> None:
     facts, errors = analyze(FIXTURES / "AISEC-DAT-018" / "fail" / "wine_flipped.csv")
     assert not errors
     flipped = set(truth()["wine_flipped.csv"]["dataset.label_issue"])
-    confident = {f.location.line for f in facts if f.key == "dataset.label_issue" and
-                 float(f.detail["self_confidence"]) <= 0.2}
-    precision, recall = precision_recall(confident, flipped)
-    assert recall >= 0.85 and precision >= 0.85, (precision, recall)
+    # Every reported row (each label's finding lists all of its flagged rows), not a confident subset.
+    precision, recall = precision_recall(lines_of(facts, "dataset.label_issue"), flipped)
+    assert recall >= 0.85 and precision >= 0.8, (precision, recall)
     noise = next(f for f in facts if f.key == "dataset.label_noise")
     assert float(noise.value) >= 0.05 and int(noise.detail["issues"]) >= 5
 

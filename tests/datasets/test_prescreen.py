@@ -17,9 +17,10 @@ from aisec.datasets import prescreen
 from aisec.datasets.jsonl_reader import read_jsonl
 from aisec.datasets.lines import HashingReader
 from aisec.datasets.text_signals import TextScanner
+from aisec.model import Fact
 from benchmarks.poisonbench import corpora
 from tests.conftest import FIXTURES
-from tests.datasets.helpers import analyze
+from tests.datasets.helpers import analyze, rows_of
 
 SCANNER = TextScanner(popular_packages=frozenset({"requests", "numpy", "torch", "pandas", "transformers"}),
                       trusted_indexes=("pypi.org",))
@@ -181,10 +182,12 @@ CHEAP = {"cv_folds": 2, "model_max_rows": 400}
 """Statistical rules see the same rows either way; a small sample keeps these comparisons fast."""
 
 
-def _facts(path: Path, screen: bool) -> list[tuple[Any, ...]]:
+def _facts(path: Path, screen: bool, keep: list[Fact] | None = None) -> list[tuple[Any, ...]]:
     facts, errors = analyze(path, {**CHEAP, "prescreen": screen})
-    return sorted((f.key, repr(f.value), repr(f.location), repr(sorted(f.detail.items()))) for f in facts) + \
-        sorted(repr(e) for e in errors)
+    if keep is not None:
+        keep.extend(facts)
+    return sorted((f.key, repr(f.value), repr(f.location), repr(sorted(f.detail.items())), repr(f.related))
+                  for f in facts) + sorted(repr(e) for e in errors)
 
 
 DATASET_FIXTURES = sorted(p for p in FIXTURES.glob("AISEC-DAT-*/*/*") if p.suffix in (".csv", ".jsonl"))
@@ -218,6 +221,7 @@ def poisoned_reviews(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 def test_poisoned_real_reviews_give_identical_findings(poisoned_reviews: list[Path]) -> None:
     for path in poisoned_reviews:
-        with_screen = _facts(path, True)
-        assert with_screen == _facts(path, False)
-        assert sum(1 for key, *_ in with_screen if key in ("dataset.prompt_injection", "dataset.shell_payload")) >= 20
+        facts: list[Fact] = []
+        assert _facts(path, True, facts) == _facts(path, False)
+        planted = rows_of(facts, "dataset.prompt_injection") | rows_of(facts, "dataset.shell_payload")
+        assert len(planted) >= 20  # a payload in every 50th of 2,500 rows (20 of them injections or shell)
