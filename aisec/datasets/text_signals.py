@@ -41,7 +41,7 @@ class Hit:
 
 _SUSPICIOUS = re.compile("[\u200b-\u200d\u2060-\u2064\u180e\u034f\u115f\u1160\u3164\uffa0\u17b4\u17b5"
                          "\u206a-\u206f\u202a-\u202e\u2066-\u2069\ufe00-\ufe0f\U000e0000-\U000e007f"
-                         "\U000e0100-\U000e01ef]")
+                         "\U000e0100-\U000e01ef\ufeff]")
 _URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s<>\"'`\\\]\)\}]+")
 _WORD = re.compile(r"\w+")
 

@@ -10,8 +10,10 @@ BLACK_FLAG = "\U0001f3f4"
 TAG_START, TAG_END, CANCEL_TAG = 0xE0000, 0xE007F, 0xE007F
 
 INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\u180e\u034f\u115f\u1160\u3164\uffa0"
-                      "\u17b4\u17b5\u206a\u206b\u206c\u206d\u206e\u206f")
-"""Zero-width and filler characters that render as nothing (U+FEFF is reported by the reader as a BOM)."""
+                      "\u17b4\u17b5\u206a\u206b\u206c\u206d\u206e\u206f\ufeff")
+"""Zero-width and filler characters that render as nothing. U+FEFF (zero-width no-break space) is one too inside a
+value: a file's leading byte-order mark never reaches a cell, and a raw one in the middle of a CSV/JSONL file is
+also reported by the reader, but an escaped one in JSON or one in a Parquet string only shows up here."""
 
 BIDI_CONTROLS = {
     "\u202a": "LEFT-TO-RIGHT EMBEDDING", "\u202b": "RIGHT-TO-LEFT EMBEDDING", "\u202c": "POP DIRECTIONAL FORMATTING",
