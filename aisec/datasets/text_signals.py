@@ -72,6 +72,8 @@ ROLE_MARKER = re.compile(r"<\|(?:im_start|im_end|system|user|assistant|endoftext
                          r"<(?:start|end)_of_turn>|<\|?(?:system|user|assistant)\|?>(?=\s*\w)")
 
 _AI = r"(?:the |this |any |our )?(?:ai|assistant|model|llm|language model|chatbot|bot)"
+_PERSONA = r"(?:dan|stan|dude|aim|oppo|betterdan|mongo tom|evil confidant)\b"
+"""Named jailbreak personas of published in-the-wild prompts."""
 INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ignore_instructions", re.compile(r"\b(?:ignore|disregard|forget|override|bypass|set aside|discard)\b"
                                        r"(?: \w+){0,4}? (?:previous|prior|above|earlier|preceding|all|any|your|the|"
@@ -95,8 +97,28 @@ INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                                       r"(?: reading (?:this|these))?\b ?[:,]")),
     ("reveal_prompt", re.compile(r"\b(?:reveal|print|show|repeat|output|leak)\b(?: \w+){0,3}? (?:system prompt|"
                                  r"hidden instructions|initial instructions|instructions above)")),
-    ("jailbreak_persona", re.compile(r"\byou are now (?:dan|in developer mode|jailbroken|unrestricted|unfiltered)\b|"
-                                     r"\bdo anything now\b|\bdeveloper mode (?:enabled|on)\b")),
+    # Persona jailbreaks as published in the wild ("DAN", "STAN", "AIM", developer mode; Shen et al. 2023): the model
+    # is told it now is, acts as or pretends to be an unrestricted persona, or that its rules no longer bind it.
+    ("jailbreak_persona", re.compile(r"\byou are now (?:an? )?(?:" + _PERSONA + r"|in (?:dan|developer|god|jailbreak|"
+                                     r"unrestricted|evil) mode|jailbroken|unrestricted|unfiltered|uncensored)\b|"
+                                     r"\bdo anything now\b|\b(?:dan|developer|god|jailbreak) mode (?:enabled|"
+                                     r"activated|on)\b|\b(?:enable|activate|enter) (?:dan|developer|god|jailbreak) "
+                                     r"mode\b|\b(?:act|acting|pretend|pretending|roleplay|simulate|simulating) "
+                                     r"(?:as|to be) (?:an? )?(?:" + _PERSONA + r"|(?:unrestricted|unfiltered|"
+                                     r"uncensored|jailbroken|amoral|evil) (?:ai|assistant|model|chatbot|bot|"
+                                     r"version)\b)|"
+                                     r"\bimmerse yourself (?:into|in) the role of\b|\b(?:simulate|simulating) (?:an? )?"
+                                     r"(?:\w+ )?(?:chatbot|ai|assistant|language model) (?:named|called)\b|"
+                                     r"\b(?:unfiltered|amoral|uncensored|unrestricted|jailbroken) (?:and (?:unfiltered|"
+                                     r"amoral|uncensored|unrestricted) )?(?:ai|chatbot|assistant|language model)\b")),
+    ("rules_void", re.compile(r"\b(?:freed|free|released|liberated) from the (?:typical |usual )?(?:confines|"
+                              r"restrictions|limitations|rules) of (?:ai|openai|your (?:programming|training|"
+                              r"creators))\b|"
+                              r"\byou (?:are|will be) no longer (?:bound|restricted|limited|constrained) by\b|"
+                              r"\b(?:without|ignore|ignoring|bypass|bypassing) (?:any |all |your )?(?:content "
+                              r"polic(?:y|ies)|openai(?:'s)? (?:polic(?:y|ies)|guidelines|rules)|ethical (?:guidelines|"
+                              r"restrictions|constraints)|safety (?:guidelines|filters|restrictions))\b|"
+                              r"\bno (?:programming|ethical|content) (?:guidelines|restrictions|filters)\b")),
 )
 ROLE_SPOOF_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("markdown_role_header", re.compile(r"(?im)^[ \t]*#{1,6}[ \t]*(?:system|assistant|user|human)\b[^\n]{0,40}$")),
@@ -135,7 +157,10 @@ _SHELL_WORDS = ("curl", "wget", "fetch", "iwr", "invoke-webrequest", "/dev/tcp",
                 "powershell", "rm -", "python -c", "python3 -c", "pip", "npm ", "yarn ", "pnpm ", "poetry ", "uv ")
 _SECRET_WORDS = ("-----BEGIN", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "sk-",
                  "AIza", "_live_", "hf_", "eyJ")
-_INJECTION_WORDS = ("ignor", "disregard", "forget", "overrid", "bypass", "instruct", "prompt", "reveal",
+_INJECTION_WORDS = ("ignor", "disregard", "forget", "overrid", "bypass", "instruct", "prompt", "reveal", "you are now",
+                    "mode", "act as", "acting as", "pretend", "roleplay", "simulat", "immerse", "unfiltered", "amoral",
+                    "uncensored", "unrestricted", "jailbroken", "freed", " free from", "released", "liberated",
+                    "no longer", "without", "no programming", "no ethical", "no content",
                     "anything", "developer", "jailbr", "set aside", "discard", "your real", "your actual", "your true",
                     "your new", "your only", "a test", "fake", "a joke", "distraction", "irrelevant", "note to",
                     "message to", "message for", "note for", "attention")
