@@ -17,7 +17,7 @@ import numpy as np
 
 from aisec.analysis import ArtifactResult
 from aisec.analyzers.dataset import cross_row_observations
-from aisec.datasets import instruction_triggers
+from aisec.datasets import content_injection, instruction_triggers
 from aisec.datasets.limiter import Limiter
 from aisec.datasets.pairs import Pair
 from aisec.datasets.profile import Profile, SampleRow
@@ -187,6 +187,7 @@ def group_facts(states: Sequence[ShardState], settings: DatasetSettings, *, part
     observations = cross_row_observations(profile, settings)
     if pairs:
         observations = itertools.chain(instruction_triggers.observations(pairs, settings, sampled=pairs_sampled),
+                                       content_injection.observations(pairs, settings, sampled=pairs_sampled),
                                        observations)
     for obs in observations:
         location, detail = _localize(obs, index)

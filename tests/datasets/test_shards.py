@@ -176,3 +176,25 @@ def test_instruction_trigger_rows_spread_over_shards_are_found_together(tmp_path
         record = json.loads(shard[(place.location.line or 0) - 1])
         assert place.location.pointer is not None and place.location.pointer.startswith("/messages/")
         assert record["messages"][int(place.location.pointer.split("/")[2])]["role"] == "assistant"
+
+
+def test_content_injection_spread_over_shards_is_found_in_the_merge(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # AutoPoison answers split over three shards: each shard alone has too few plugged rows; the group has them all.
+    monkeypatch.chdir(tmp_path)
+    lines = (FIXTURES / "AISEC-DAT-036" / "fail" / "chat.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / "chat").mkdir()
+    for i in range(3):
+        (tmp_path / "chat" / f"part-{i:05d}.jsonl").write_text("".join(lines[i::3]), encoding="utf-8")
+    whole = _findings(scan([FIXTURES / "AISEC-DAT-036" / "fail" / "chat.jsonl"], policy="audit", jobs=0),
+                      "AISEC-DAT-036")
+    found = _findings(scan(["chat"], policy="audit", jobs=0), "AISEC-DAT-036")
+    assert [f.evidence["value"] for f in found] == [f.evidence["value"] for f in whole] != []
+    related = found[0].related_locations
+    assert len(related) == len(whole[0].related_locations)
+    assert {r.location.path for r in related} == {f"chat/part-{i:05d}.jsonl" for i in range(3)}
+    for place in related:  # each related row is the shard line that holds the record, at its answer
+        shard = (tmp_path / place.location.path).read_text(encoding="utf-8").splitlines()
+        record = json.loads(shard[(place.location.line or 0) - 1])
+        assert place.location.pointer is not None and place.location.pointer.startswith("/messages/")
+        assert record["messages"][int(place.location.pointer.split("/")[2])]["role"] == "assistant"
