@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aisec.datasets.disjoint_sets import DisjointSets
 from aisec.datasets.minhash import MinHasher, near_duplicate_clusters, shingles
 from aisec.datasets.pairs import Pair
 from aisec.datasets.records import Observation, RowRef, Span
@@ -79,19 +80,7 @@ def degenerate(answer: str) -> str | None:
 def answer_clusters(pairs: Sequence[Pair], settings: DatasetSettings) -> tuple[list[int], dict[int, str]]:
     """A cluster id per pair and, per id, its kind (``degenerate``/``identical``/``near_identical``)."""
     n = len(pairs)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(a: int, b: int) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
+    sets = DisjointSets(n)
     first: dict[str, int] = {}
     degenerate_rows: set[int] = set()
     for i, pair in enumerate(pairs):
@@ -100,7 +89,7 @@ def answer_clusters(pairs: Sequence[Pair], settings: DatasetSettings) -> tuple[l
             degenerate_rows.add(i)
         else:
             key = _norm_answer(pair.answer)
-        union(i, first.setdefault(key, i))
+        sets.union(i, first.setdefault(key, i))
     long_rows = [i for i, p in enumerate(pairs) if i not in degenerate_rows and len(p.answer.split()) >= 6]
     if len(long_rows) >= 2:
         hasher = MinHasher(settings.minhash_permutations, settings.seed)
@@ -108,8 +97,8 @@ def answer_clusters(pairs: Sequence[Pair], settings: DatasetSettings) -> tuple[l
         for group in near_duplicate_clusters(signatures, bands=settings.minhash_bands,
                                              threshold=settings.near_duplicate_jaccard):
             for j in group[1:]:
-                union(long_rows[group[0]], long_rows[j])
-    ids = [find(i) for i in range(n)]
+                sets.union(long_rows[group[0]], long_rows[j])
+    ids = [sets.find(i) for i in range(n)]
     kinds: dict[int, str] = {}
     exact: dict[int, set[str]] = {}
     for i, cid in enumerate(ids):

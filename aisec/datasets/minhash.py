@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from aisec.datasets.disjoint_sets import DisjointSets
+
 _PRIME = np.uint64(4294967311)  # smallest prime above 2**32
 _WORDS = re.compile(r"\w+")
 
@@ -54,14 +56,7 @@ def near_duplicate_clusters(signatures: Sequence[npt.NDArray[np.uint64]], *, ban
         return []
     sig = np.vstack(signatures)
     rows_per_band = sig.shape[1] // bands
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    sets = DisjointSets(n)
     empty = np.all(sig == np.iinfo(np.uint64).max, axis=1)
     for band in range(bands):
         chunk = sig[:, band * rows_per_band:(band + 1) * rows_per_band]
@@ -73,10 +68,6 @@ def near_duplicate_clusters(signatures: Sequence[npt.NDArray[np.uint64]], *, ban
             first = buckets.setdefault(key, i)
             if first == i:
                 continue
-            ri, rf = find(i), find(first)
-            if ri != rf and float(np.mean(sig[i] == sig[first])) >= threshold:
-                parent[ri] = rf
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(find(i), []).append(i)
-    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+            if sets.find(i) != sets.find(first) and float(np.mean(sig[i] == sig[first])) >= threshold:
+                sets.union(i, first)
+    return [g for g in sets.groups() if len(g) > 1]
