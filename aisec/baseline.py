@@ -18,11 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from aisec import strictjson
 from aisec.errors import ConfigError
 from aisec.model import Confidence, Finding, Location, Report, Severity
+from aisec.report.sarif import path_of
 
 MAX_SARIF_BYTES = 64 * 1024 * 1024
 """Largest SARIF file read as input (baseline or audit report)."""
@@ -134,7 +134,8 @@ def _baseline_result(result: dict[str, Any], *, source: str, field: str) -> Base
         except ValueError:
             severity = None
     message = _get(result, ("message", "text"))
-    return BaselineResult(rule_id=rule_id, path=unquote(uri), member=member if isinstance(member, str) else None,
+    where = path_of(_get(first, ("physicalLocation", "artifactLocation")))
+    return BaselineResult(rule_id=rule_id, path=where, member=member if isinstance(member, str) else None,
                           pointer=pointer, fingerprint=fingerprint, severity=severity,
                           message=message if isinstance(message, str) else "",
                           line=line if isinstance(line, int) and not isinstance(line, bool) and line > 1 else None)

@@ -227,3 +227,28 @@ def _model_folders(items: dict[str, Discovered], scope: Path, root: Path) -> Ite
                                            sha256=hashlib.sha256(listing.encode("utf-8", "surrogateescape"))
                                            .hexdigest()),
                          fs_path=members[0].fs_path.parent)
+
+
+def nothing_to_scan(targets: Sequence[str | Path]) -> str:
+    """Why discovery found no file at all in ``targets`` (all exist): empty, or only skipped folders."""
+    reasons = []
+    for target in targets:
+        path = Path(target)
+        if not path.is_dir():
+            reasons.append(f"{target} is not a regular file")
+            continue
+        try:
+            names = sorted(entry.name for entry in os.scandir(path))
+        except OSError as exc:
+            reasons.append(f"{target} cannot be listed ({exc.strerror or exc})")
+            continue
+        skipped = [n for n in names if n in SKIPPED_DIRS]
+        if not names:
+            reasons.append(f"{target} is an empty folder")
+        elif skipped and len(skipped) == len(names):
+            reasons.append(f"{target} holds only {', '.join(skipped)} (version-control and cache folders are never "
+                           "scanned)")
+        else:
+            reasons.append(f"{target} holds no files, only empty folders"
+                           + (f" and {', '.join(skipped)}, which is never scanned" if skipped else ""))
+    return "nothing to scan: " + "; ".join(reasons)

@@ -17,7 +17,7 @@ from aisec.analyzers.dataset_shards import merge_groups
 from aisec.datasets import role_notice
 from aisec.datasets.settings import load_settings
 from aisec.datasets.shards import group_shards
-from aisec.discovery import discover
+from aisec.discovery import discover, nothing_to_scan
 from aisec.engine.evaluate import BoundRule, apply_suppressions, at_or_above, descriptors, findings_for, select_rules
 from aisec.engine.policy import Policy, load_policy
 from aisec.engine.rules import Rule, load_rules
@@ -120,7 +120,8 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
         unreported=tuple(sorted(unreported, key=Finding.sort_key)),
         errors=tuple(sorted(set(errors), key=lambda e: (e.path, e.location.sort_key(), e.reason, e.message))),
         unused_suppressions=tuple(unused), started_utc=started, finished_utc=_now(),
-        notices=role_notice.notices((r.artifact.path, f) for r in results for f in r.facts))
+        notices=role_notice.notices((r.artifact.path, f) for r in results for f in r.facts)
+        + (() if found.items or found.errors else (nothing_to_scan(paths),)))
 
 
 def _target_error_findings(errors: Sequence[ScanError], rules: Sequence[BoundRule]) -> list[Finding]:

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from aisec.baseline import read_sarif
 from aisec.errors import ConfigError
+from aisec.report.sarif import path_of
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 FAMILIES = ("model", "dataset", "signature", "other")
@@ -162,7 +162,7 @@ def _artifact(entry: dict[str, Any]) -> _Artifact:
     props = _dict(entry.get("properties"))
     signature = next((_text(v) for k, v in sorted(props.items()) if "signature" in k.lower() and _text(v)), None)
     size = entry.get("length")
-    return _Artifact(path=unquote(_text(_dict(entry.get("location")).get("uri"))) or "?",
+    return _Artifact(path=path_of(entry.get("location")) or "?",
                      kind=_text(props.get("aisec/kind")) or "?",
                      sha256=_text(_dict(entry.get("hashes")).get("sha-256")),
                      size=size if isinstance(size, int) and not isinstance(size, bool) else None, signature=signature)
@@ -188,7 +188,7 @@ def _result(entry: dict[str, Any], rules: dict[str, Any]) -> _Result:
     return _Result(rule_id=_text(entry.get("ruleId")) or "?", severity=severity, related=related,
                    related_total=related_total,
                    message=_text(_dict(entry.get("message")).get("text")),
-                   path=unquote(_text(_dict(physical.get("artifactLocation")).get("uri"))) or "?",
+                   path=path_of(physical.get("artifactLocation")) or "?",
                    line=line if isinstance(line, int) and not isinstance(line, bool) else None,
                    member=_text(props.get("aisec/member")) or None, state=state)
 

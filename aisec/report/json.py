@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aisec.model import Finding, Location, Report, ScanError
+from aisec.model import ArtifactKind, Finding, Location, Report, ScanError
 
 JSON_SCHEMA_ID = "aisec-report/v1"
 
@@ -43,7 +43,9 @@ def summary(report: Report) -> dict[str, Any]:
     counts = {s: 0 for s in ("critical", "high", "medium", "low", "info")}
     for finding in report.findings:
         counts[finding.severity.value] += 1
-    doc = {"artifacts": len(report.artifacts), "findings": len(report.findings), "by_severity": counts,
+    folders = sum(1 for a in report.artifacts if a.kind is ArtifactKind.DIRECTORY)
+    doc = {"artifacts": len(report.artifacts), "files": len(report.artifacts) - folders, "model_folders": folders,
+           "findings": len(report.findings), "by_severity": counts,
            "errors": len(report.errors), "suppressed": len(report.suppressed),
            "gate_findings": len(report.gate_findings), "complete": report.trustworthy,
            "gated_not_shown": len(report.gated_unreported)}

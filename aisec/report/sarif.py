@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aisec.model import Artifact, Finding, Location, RelatedLocation, Report, RuleDescriptor, ScanError
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/aisec-dev/aisec"
 SRCROOT = "%SRCROOT%"
+FSROOT = "%FSROOT%"
+"""Base of the few report paths outside the report's base (a missing ``/data/x.pkl`` given on the command line):
+their URI is relative to ``file:///``, so no result carries an absolute-path reference."""
 BINARY_MIME = "application/octet-stream"
 
 
@@ -32,8 +35,7 @@ def sarif_log(report: Report) -> dict[str, Any]:
             "rules": [_rule(r) for r in report.rules],
         }},
         "invocations": [_invocation(report)],
-        "originalUriBaseIds": {SRCROOT: {"description": {
-            "text": "The folder aisec was run from (uri omitted so reports are reproducible)."}}},
+        "originalUriBaseIds": _bases(report),
         "automationDetails": {"id": f"aisec/{report.policy_name}/"},
         "artifacts": [_artifact(a) for a in report.artifacts],
         "results": results,
@@ -73,7 +75,7 @@ def _rule(rule: RuleDescriptor) -> dict[str, Any]:
 
 def _artifact(artifact: Artifact) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "location": {"uri": uri_of(artifact.path), "uriBaseId": SRCROOT},
+        "location": location_of(artifact.path),
         "length": artifact.size,
         "roles": ["analysisTarget"],
         "properties": {"aisec/kind": artifact.kind.value},
@@ -92,7 +94,7 @@ def _result(finding: Finding, rule_index: dict[str, int], artifact_index: dict[s
         region["startColumn"] = loc.column
         if loc.end_column and loc.end_column > loc.column:
             region["endColumn"] = loc.end_column
-    artifact_location: dict[str, Any] = {"uri": uri_of(finding.path), "uriBaseId": SRCROOT}
+    artifact_location = location_of(finding.path)
     if finding.path in artifact_index:
         artifact_location["index"] = artifact_index[finding.path]
     location: dict[str, Any] = {"physicalLocation": {"artifactLocation": artifact_location, "region": region}}
@@ -148,7 +150,7 @@ def _related(index: int, related: RelatedLocation, path: str, artifact_index: di
     a logical location (a Parquet row pointer)."""
     loc = related.location
     where = loc.path or path
-    artifact_location: dict[str, Any] = {"uri": uri_of(where), "uriBaseId": SRCROOT}
+    artifact_location = location_of(where)
     if where in artifact_index:
         artifact_location["index"] = artifact_index[where]
     physical: dict[str, Any] = {"artifactLocation": artifact_location}
@@ -192,8 +194,7 @@ def _notification(error: ScanError) -> dict[str, Any]:
         "level": "warning",
         "message": {"text": f"{error.path}: {error.message}"},
         "descriptor": {"id": f"aisec/{error.reason}"},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri_of(error.path),
-                                                                 "uriBaseId": SRCROOT}}}],
+        "locations": [{"physicalLocation": {"artifactLocation": location_of(error.path)}}],
         "properties": {"aisec/reason": error.reason},
     }
     if error.limit:
@@ -201,6 +202,30 @@ def _notification(error: ScanError) -> dict[str, Any]:
     if error.location.member:
         note["properties"]["aisec/member"] = error.location.member
     return note
+
+
+def _bases(report: Report) -> dict[str, Any]:
+    bases: dict[str, Any] = {SRCROOT: {"description": {
+        "text": "The folder the report's paths are relative to (uri omitted so reports are reproducible)."}}}
+    paths = [*(a.path for a in report.artifacts), *(f.path for f in report.findings), *(e.path for e in report.errors)]
+    if any(p.startswith("/") for p in paths):
+        bases[FSROOT] = {"uri": "file:///", "description": {"text": "The file-system root (for paths given on the "
+                                                                    "command line outside the report's base)."}}
+    return bases
+
+
+def location_of(path: str) -> dict[str, Any]:
+    """A report path as a SARIF ``artifactLocation``: relative to %SRCROOT%, or to %FSROOT% when absolute."""
+    if path.startswith("/"):
+        return {"uri": uri_of(path.lstrip("/")), "uriBaseId": FSROOT}
+    return {"uri": uri_of(path), "uriBaseId": SRCROOT}
+
+
+def path_of(location: object) -> str:
+    """The report path of a SARIF ``artifactLocation`` (the inverse of :func:`location_of`); "" when unreadable."""
+    if not isinstance(location, dict) or not isinstance(location.get("uri"), str):
+        return ""
+    return ("/" if location.get("uriBaseId") == FSROOT else "") + unquote(location["uri"])
 
 
 def uri_of(path: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from aisec.model import Finding, Location, Report, Severity
+from aisec.model import ArtifactKind, Finding, Location, Report, Severity
 
 _COLOURS = {Severity.CRITICAL: "\x1b[1;35m", Severity.HIGH: "\x1b[1;31m", Severity.MEDIUM: "\x1b[33m",
             Severity.LOW: "\x1b[36m", Severity.INFO: "\x1b[2m"}
@@ -104,6 +104,20 @@ def _summary(report: Report) -> str:
     parts = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     gate = len(report.gate_findings)
     verdict = "FAIL" if gate or not report.trustworthy else "PASS"
-    return (f"{verdict}: {len(report.artifacts)} artifacts scanned, {len(report.findings)} findings"
-            f"{f' ({parts})' if parts else ''}, {len(report.errors)} scan errors, {len(report.suppressed)} "
+    return (f"{verdict}: {scanned(report)}, {plural(len(report.findings), 'finding')}"
+            f"{f' ({parts})' if parts else ''}, {plural(len(report.errors), 'scan error')}, {len(report.suppressed)} "
             f"suppressed; gate fails on {report.fail_on.value} and above ({gate} at or above).")
+
+
+def scanned(report: Report) -> str:
+    """``3 files and 1 model folder scanned``, or ``nothing to scan`` (the why is among the notices)."""
+    folders = sum(1 for a in report.artifacts if a.kind is ArtifactKind.DIRECTORY)
+    files = len(report.artifacts) - folders
+    if not report.artifacts:
+        return "nothing scanned" if report.errors else "nothing to scan"
+    return plural(files, "file") + (f" and {plural(folders, 'model folder')}" if folders else "") + " scanned"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 finding``, ``2 findings``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -59,3 +59,22 @@ def test_a_missing_path_is_shown_whole(scan_json: Scan, model: Path, tmp_path: P
     assert artifacts[0] == "."
     _code, report = scan_json("missing/weights.pt")
     assert _paths(report)[2] == ["missing/weights.pt"]
+
+
+def test_a_missing_absolute_path_stays_whole_in_sarif_without_an_absolute_uri(work: Path, model: Path,
+                                                                              tmp_path: Path) -> None:
+    from aisec.baseline import load_baseline
+    from aisec.cli import main
+    from aisec.report.html import render_html_from_sarif
+
+    gone = tmp_path / "gone" / "weights.pt"
+    out = work / "r.sarif"
+    assert main(["scan", str(model), str(gone), "--sarif", str(out), "--jobs", "0", "-q"]) == 2
+    log = json.loads(out.read_text(encoding="utf-8"))
+    run = log["runs"][0]
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in run["results"]]
+    assert {"uri": gone.as_posix().lstrip("/"), "uriBaseId": "%FSROOT%"} in uris
+    assert run["originalUriBaseIds"]["%FSROOT%"]["uri"] == "file:///"
+    assert not any(u["uri"].startswith("/") for u in uris)
+    assert gone.as_posix() in {r.path for r in load_baseline(out)}  # the baseline reads the same path back
+    assert f"{gone.as_posix()}<" in render_html_from_sarif(out)
