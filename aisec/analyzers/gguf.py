@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from aisec.analyzers.base import AnalysisContext
+from aisec.analyzers.gguf_layout import DEFAULT_ALIGNMENT, LAYOUT_FACTS, TensorInfo, layout_facts
 from aisec.analyzers.jinja_template import TEMPLATE_FACTS, template_facts
 from aisec.errors import ArtifactError, LimitExceeded
 from aisec.model import ArtifactKind, Fact
@@ -19,6 +20,8 @@ MAX_DIMS = 8
 """GGML supports 4 dimensions; more than this is certainly malformed."""
 MIN_TENSOR_INFO = 8 + 4 + 4 + 8
 """Smallest possible tensor-info record (empty name, zero dims)."""
+_ALIGNMENT_KEY = "general.alignment"
+_INT_TYPES = frozenset({0, 1, 2, 3, 4, 5, 10, 11})
 
 
 class GGUFError(ArtifactError):
@@ -71,12 +74,14 @@ class _Reader:
 
 
 class GGUFAnalyzer:
-    """Parses GGUF v1-v3 (either byte order) metadata; reports chat templates and header anomalies."""
+    """Parses GGUF v1-v3 (either byte order) metadata and tensor infos; reports chat templates, header anomalies
+    and bytes of the data section that no tensor accounts for."""
 
     name = "gguf"
     kinds = frozenset({ArtifactKind.GGUF})
     provides: Mapping[str, str] = {
         **TEMPLATE_FACTS,
+        **LAYOUT_FACTS,
         "gguf.version": "the GGUF format version",
         "gguf.byte_order": "byte order of the GGUF file (little or big)",
         "gguf.tensor_count": "number of tensors the header declares",
@@ -108,14 +113,22 @@ class GGUFAnalyzer:
         if kvs * 13 > source.size or tensors * MIN_TENSOR_INFO > source.size:
             raise GGUFError(f"header declares {kvs} metadata pairs and {tensors} tensors, more than a "
                             f"{source.size}-byte file can hold")
+        alignment = [DEFAULT_ALIGNMENT]
         for _ in range(kvs):
-            yield from self._pair(reader, context)
-        self._tensor_infos(reader, tensors)
+            yield from self._pair(reader, context, alignment)
+        infos = self._tensor_infos(reader, tensors)
+        yield from layout_facts(source, context, infos, header_end=reader.pos, alignment=alignment[0])
 
-    def _pair(self, reader: _Reader, context: AnalysisContext) -> Iterator[Fact]:
+    def _pair(self, reader: _Reader, context: AnalysisContext, alignment: list[int]) -> Iterator[Fact]:
         at = reader.pos
         key = reader.string("metadata key").decode("utf-8", "replace")
         vtype = reader.u32(f"type of {key!r}")
+        if key == _ALIGNMENT_KEY:
+            # The data section starts at this alignment: it decides which bytes are padding.
+            if vtype not in _INT_TYPES:
+                raise GGUFError(f"{_ALIGNMENT_KEY} has value type {vtype}, not an integer")
+            alignment[0] = int(reader.scalar(_SCALARS[vtype], f"value of {key!r}"))
+            return
         if vtype == _STRING and (key == "general.architecture" or _is_template_key(key)):
             text = reader.string(f"value of {key!r}").decode("utf-8", "replace")
             if key == "general.architecture":
@@ -148,13 +161,21 @@ class GGUFAnalyzer:
         else:
             raise GGUFError(f"unknown value type {vtype} for {key!r}")
 
-    def _tensor_infos(self, reader: _Reader, tensors: int) -> None:
+    def _tensor_infos(self, reader: _Reader, tensors: int) -> list[TensorInfo]:
+        infos: list[TensorInfo] = []
         for i in range(tensors):
-            reader.string(f"name of tensor {i}")
+            name = reader.string(f"name of tensor {i}").decode("utf-8", "replace")
             dims = reader.u32(f"dimension count of tensor {i}")
             if dims > MAX_DIMS:
                 raise GGUFError(f"tensor {i} declares {dims} dimensions")
-            reader.skip(8 * dims + 4 + 8, f"shape, type and offset of tensor {i}")
+            elements = 1
+            for d in range(dims):
+                # v1 stored dimensions as 32-bit, like its other lengths; a product past 2**64 fits no file.
+                elements = min(elements * reader.length(f"dimension {d} of tensor {i}"), 1 << 64)
+            type_id = reader.u32(f"type of tensor {i}")
+            infos.append(TensorInfo(name=name, elements=elements, type_id=type_id,
+                                    offset=reader.u64(f"offset of tensor {i}")))
+        return infos
 
 
 def _is_template_key(key: str) -> bool:

@@ -407,6 +407,39 @@ def gen_gguf() -> None:
             writer.write_tensors_to_file()
             writer.close()
         write(f"gguf/tiny_{name}.gguf", "gguf", f"gguf.GGUFWriter(llama, chat template {name})", run)
+    gen_gguf_types()
+
+
+def gen_gguf_types() -> None:
+    """One tensor of every ggml type the writer knows (quantized ones as seeded raw blocks), at the default and at a
+    custom alignment: the data-section layout aisec computes from its own size table must match the writer's."""
+    import gguf
+    import numpy as np
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    for alignment in (None, 64):
+        def run(path: Path, alignment: int | None = alignment) -> None:
+            rng = np.random.default_rng(0)
+            writer = gguf.GGUFWriter(str(path), "llama")
+            writer.add_block_count(1)
+            if alignment is not None:
+                writer.add_custom_alignment(alignment)
+            for qtype, (block, size) in sorted(GGML_QUANT_SIZES.items(), key=lambda item: item[0].value):
+                name = f"blk.0.{qtype.name.lower()}.weight"
+                if qtype == GGMLQuantizationType.F32:
+                    writer.add_tensor(name, rng.standard_normal((3, 7)).astype(np.float32))
+                elif qtype == GGMLQuantizationType.F16:
+                    writer.add_tensor(name, rng.standard_normal((3, 7)).astype(np.float16))
+                else:
+                    per_row = 2 * size if block > 1 else 7 * size
+                    writer.add_tensor(name, rng.integers(0, 255, (3, per_row), dtype=np.uint8), raw_dtype=qtype)
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_tensors_to_file()
+            writer.close()
+        label = "default" if alignment is None else str(alignment)
+        write(f"gguf/every_ggml_type_align_{label}.gguf", "gguf",
+              f"gguf.GGUFWriter: one tensor of each type in GGML_QUANT_SIZES, alignment {label}", run)
 
 
 def gen_hf_folder() -> None:
