@@ -35,16 +35,6 @@ KNOWN_GAPS: Mapping[str, str] = {
 }
 """Glob patterns of files still at medium+ for a reason a change in flight closes; each must still match one."""
 
-IN_FLUX: frozenset[str] = frozenset(
-    f"joblib_historic/{n}" for n in (
-        "joblib_0.8.4_compressed_pickle_py27_np17.gz", "joblib_0.9.2_compressed_pickle_py27_np16.gz",
-        "joblib_0.9.2_compressed_pickle_py27_np17.gz", "joblib_0.9.2_compressed_pickle_py34_np19.gz",
-        "joblib_0.9.2_compressed_pickle_py35_np19.gz", "joblib_0.9.4.dev0_compressed_cache_size_pickle_py35_np19.gz",
-        "joblib_0.10.0_compressed_pickle_py27_np17.gz", "joblib_0.10.0_compressed_pickle_py33_np18.gz",
-        "joblib_0.10.0_compressed_pickle_py34_np19.gz", "joblib_0.10.0_compressed_pickle_py35_np19.gz"))
-"""joblib's ZF files (named .gz, holding zlib): AISEC-GEN-002's wording and ZF unpacking change in issue 11 §3-4;
-they are held to "no high" here, not to "below medium"."""
-
 
 @pytest.fixture(scope="session")
 def corpus_report() -> Report:
@@ -96,8 +86,7 @@ def test_every_corpus_file_is_scanned_without_error(corpus_report: Report) -> No
 def test_benign_files_stay_below_medium(corpus_report: Report) -> None:
     worst = _worst(corpus_report)
     loud = {rel: _describe(corpus_report, rel) for rel, sev in sorted(worst.items())
-            if sev.rank >= Severity.MEDIUM.rank and rel not in INTENDED and not _gap(rel)
-            and not (rel in IN_FLUX and sev.rank < Severity.HIGH.rank)}
+            if sev.rank >= Severity.MEDIUM.rank and rel not in INTENDED and not _gap(rel)}
     assert not loud, json.dumps(loud, indent=1)
 
 
