@@ -9,7 +9,7 @@ from typing import Any
 from aisec.analyzers.base import AnalysisContext
 from aisec.analyzers.unaccounted import UNACCOUNTED_FACTS, analyze_unaccounted
 from aisec.errors import ArtifactError, LimitExceeded
-from aisec.model import ArtifactKind, Fact
+from aisec.model import ArtifactKind, Fact, Location
 from aisec.source import Source
 from aisec.strictjson import DuplicateKeyError, strict_json
 
@@ -92,14 +92,15 @@ class SafetensorsAnalyzer:
                                     f"before it (which ends at {cursor})", tensor=name)
             elif begin > cursor:
                 yield context.fact("safetensors.unused_bytes", begin - cursor,
-                                   location=context.at(offset=data_start + cursor), where="gap", before=name)
+                                   location=_range_at(context, "gap", data_start + cursor), where="gap", before=name)
                 yield from analyze_unaccounted(source, data_start + cursor, begin - cursor, context, where="gap",
                                                index=unused)
                 unused += 1
             cursor = max(cursor, end)
         if data_len > cursor:
             yield context.fact("safetensors.unused_bytes", data_len - cursor,
-                               location=context.at(offset=data_start + cursor), where="trailing", before="")
+                               location=_range_at(context, "trailing", data_start + cursor), where="trailing",
+                               before="")
             yield from analyze_unaccounted(source, data_start + cursor, data_len - cursor, context,
                                            where="trailing", index=unused)
 
@@ -121,6 +122,11 @@ class SafetensorsAnalyzer:
         return context.fact("safetensors.header_invalid", code, location=context.at(offset=offset, pointer=tensor
                                                                                     or None),
                             message=message)
+
+
+def _range_at(context: AnalysisContext, where: str, offset: int) -> Location:
+    # Fingerprints leave offsets out; the pointer keeps a gap and a trailing range of the same length apart.
+    return context.at(offset=offset, pointer=f"<{where} bytes at {offset}>")
 
 
 def _is_int(value: Any) -> bool:

@@ -471,3 +471,15 @@ def test_padding_and_real_npy_are_quiet(tmp_path: Path) -> None:
         facts, findings, _ = analyze_bytes(tmp_path, data, name)
         assert not values(facts, "format.unaccounted_payload")
         assert "AISEC-MDL-049" not in rule_ids(findings)
+
+
+@pytest.mark.parametrize(("data", "name", "rule"), [
+    (gh.safetensors_with(b"\x01" * 8, b"\x01" * 8), "w.safetensors", "AISEC-MDL-024"),
+    (gh.safetensors_with(EVIL, EVIL), "w.safetensors", "AISEC-MDL-049"),
+], ids=["unused-bytes", "payload"])
+def test_gap_and_tail_of_equal_length_are_distinct_findings(tmp_path: Path, data: bytes, name: str,
+                                                            rule: str) -> None:
+    """Before: fingerprints leave offsets out, so a gap and a tail of the same length had one fingerprint."""
+    _, findings, _ = analyze_bytes(tmp_path, data, name)
+    prints = [f.fingerprint for f in findings if f.rule_id == rule]
+    assert len(prints) == 2 and len(set(prints)) == 2
