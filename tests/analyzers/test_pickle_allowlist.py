@@ -145,3 +145,23 @@ def test_audit_names_the_entry_that_allowed_or_denied_each_global(tmp_path: Path
     _, denied, _ = analyze_bytes(tmp_path, ops.getattr_call(CMD))
     system = next(f for f in denied if f.rule_id == "AISEC-MDL-001" and f.evidence["value"] == "os.system")
     assert system.evidence["list_entry"] in ("os.*", "os.system")
+
+
+def test_an_organisation_extends_the_allowlist_and_sees_its_own_entry_at_work(tmp_path: Path) -> None:
+    """The README's recipe: an own policy with a reason per entry; `--min-severity info` names the entry at work."""
+    from aisec.model import Severity
+    from aisec.scan import scan
+
+    sample = tmp_path / "model.pkl"
+    sample.write_bytes(ops.wrap4(ops.call(ops.stack_global("acme_ml.layers", "ScaledDense"), ops.unicode("relu"))))
+    policy = tmp_path / "acme.yaml"
+    policy.write_text("name: acme\nextends: default\nlists:\n  pickle_allowlist:\n"
+                      "    - {value: acme_ml.layers.ScaledDense, reason: 'acme-ml 2.3: plain layer (SEC-812)'}\n",
+                      encoding="utf-8")
+    before = scan([sample], policy="default", min_severity=Severity.INFO, jobs=0)
+    assert "AISEC-MDL-002" in {f.rule_id for f in before.findings}
+    after = scan([sample], policy=policy, min_severity=Severity.INFO, jobs=0)
+    assert not _loud(list(after.findings), "low")
+    trail = [f for f in after.findings if f.rule_id == "AISEC-MDL-060"]
+    assert [(f.evidence["list_entry"], f.evidence["list_reason"]) for f in trail] == [
+        ("acme_ml.layers.ScaledDense", "acme-ml 2.3: plain layer (SEC-812)")]
