@@ -246,6 +246,8 @@ LOADERS = frozenset({"pickle.loads", "_pickle.loads", "pickle._loads", "pickle.l
 """Callables that deserialize their (embedded) argument."""
 
 LITERAL_LOOKUP = "builtins.getattr"
+_RECONSTRUCTORS = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
+"""Allowlisted helpers that instantiate a class given as their first argument."""
 """Python pickles a classmethod (``ZoneInfo._unpickle``) as ``getattr(<class>, '<name>')`` (protocol 2+)."""
 
 _TENSOR_REBUILDERS = frozenset({"torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
@@ -316,6 +318,8 @@ class SymbolicCalls:
             yield PickleEvent(kind="nested_pickle", name=name, offset=offset, opcode=opcode, detail=detail)
         if name in _TENSOR_REBUILDERS:
             yield from _tensor_hazards(name, items, offset, opcode)
+        if name in _RECONSTRUCTORS:
+            yield from _reconstructed(name, items, offset)
         if name == "torch._tensor._rebuild_from_type_v2" and (len(items) < 2 or not isinstance(items[0], Ref)
                                                              or not isinstance(items[1], Ref)):
             # pytorch/pytorch#169570: a malformed _rebuild_from_type_v2 crashed the TorchScript unpickler.
@@ -384,6 +388,22 @@ def _import_events(ref: Ref, offset: int, opcode: str, via: str) -> Iterator[Any
     for alias in ref.aliases():
         yield PickleEvent(kind="import", name=alias, offset=offset, opcode=opcode,
                           detail={"via": via, "alias_of": ref.name})
+
+
+def _reconstructed(name: str, items: list[Any], offset: int) -> Iterator[Any]:
+    """copyreg's helpers build an instance of their first argument: judge that class as NEWOBJ would (protocol 2
+    writes the same object with that opcode), and ``_reconstructor``'s base as really called (its ``__new__`` and
+    ``__init__`` run with the pickled state)."""
+    from aisec.analyzers.pickle_walk import PickleEvent
+
+    cls = _as_ref(items[0]) if items else None
+    if cls is not None:
+        yield PickleEvent(kind="call", name=cls.name, offset=offset, opcode="NEWOBJ",
+                          detail={"dynamic": cls.dynamic, "via": name})
+    base = _as_ref(items[1]) if name == "copyreg._reconstructor" and len(items) > 1 else None
+    if base is not None and base.name != "builtins.object":
+        yield PickleEvent(kind="call", name=base.name, offset=offset, opcode="REDUCE",
+                          detail={"dynamic": base.dynamic, "via": name})
 
 
 def _as_ref(item: Any) -> Ref | None:

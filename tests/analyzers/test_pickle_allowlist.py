@@ -165,3 +165,28 @@ def test_an_organisation_extends_the_allowlist_and_sees_its_own_entry_at_work(tm
     trail = [f for f in after.findings if f.rule_id == "AISEC-MDL-060"]
     assert [(f.evidence["list_entry"], f.evidence["list_reason"]) for f in trail] == [
         ("acme_ml.layers.ScaledDense", "acme-ml 2.3: plain layer (SEC-812)")]
+
+
+_RECONSTRUCTOR_CASES = {
+    # copyreg._reconstructor(cls, object, None): object.__new__(cls), then BUILD runs cls.__setstate__.
+    "reconstructor": b"ccopy_reg\n_reconstructor\np0\n(cacme.evil\nThing\np1\nc__builtin__\nobject\np2\nNtp3\nRp4\n.",
+    # ... with a base other than object: base.__new__(cls, state) and base.__init__(obj, state) really run.
+    "reconstructor-base": b"ccopy_reg\n_reconstructor\n(c__builtin__\nobject\ncacme.evil\nBase\nS'x'\ntR.",
+    "newobj-helper": b"ccopy_reg\n__newobj__\n(cacme.evil\nThing\ntR.",
+}
+
+
+@pytest.mark.parametrize("case", sorted(_RECONSTRUCTOR_CASES))
+def test_copyreg_helpers_are_not_weaker_than_the_class_they_build(tmp_path: Path, case: str) -> None:
+    """Before: the class was only 'imported' (medium) although the allowlisted helper instantiates it; NEWOBJ on
+    the same class (what protocol 2 writes) was high."""
+    _, findings, _ = analyze_bytes(tmp_path, _RECONSTRUCTOR_CASES[case])
+    unreviewed = {f.evidence["value"] for f in findings if f.rule_id == "AISEC-MDL-002"}
+    assert unreviewed == {"acme.evil.Base" if case == "reconstructor-base" else "acme.evil.Thing"}
+
+
+def test_copyreg_reconstruction_of_allowlisted_classes_stays_quiet(tmp_path: Path) -> None:
+    """An allowlisted class rebuilt through copyreg on an allowlisted builtin base stays below low."""
+    data = b"ccopy_reg\n_reconstructor\n(ccollections\nOrderedDict\nc__builtin__\ndict\n(dtR."
+    _, findings, _ = analyze_bytes(tmp_path, data)
+    assert not _loud(findings, "low")
