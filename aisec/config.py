@@ -261,31 +261,44 @@ def _shown(path: Path, cwd: Path) -> str:
         return str(path)
 
 
+def effective(config: EffectiveConfig, *, policy_fail_on: str | None = None,
+              policy_min_severity: str | None = None) -> dict[str, Setting]:
+    """Every setting as a scan uses it: a value left to the policy is the policy's, from ``the policy``.
+
+    The one source of ``aisec config show`` and ``aisec config show --json``, so the two views cannot disagree.
+    """
+    policy_values = {"fail_on": policy_fail_on, "min_severity": policy_min_severity}
+    rows: dict[str, Setting] = {}
+    for key in KEYS:
+        setting = config.settings[key]
+        if setting.value is None and key in policy_values:
+            setting = Setting(value=policy_values[key], source="the policy")
+        elif setting.value is None and key in ("label_column", "text_columns"):
+            setting = Setting(value=None, source="the policy, else inferred per file")
+        rows[key] = setting
+    return rows
+
+
 def describe(config: EffectiveConfig, *, policy_fail_on: str | None = None,
              policy_min_severity: str | None = None) -> str:
     """``aisec config show``: one line per setting with its value and origin, then the notices."""
-    policy_values = {"fail_on": policy_fail_on, "min_severity": policy_min_severity}
     lines = [f"project file: {config.project_file or '(none)'}"]
-    for key in KEYS:
-        setting = config.settings[key]
-        value = setting.value
-        origin = setting.source
-        if value is None and key in policy_values:
-            value = policy_values[key] or "(the policy's)"
-            origin = "the policy"
-        elif value is None and key in ("label_column", "text_columns"):
-            value, origin = "(the policy's, else inferred per file)", "the policy"
-        lines.append(f"{key:<13} {value if value is not None else '(none)':<20} from {origin}")
+    rows = effective(config, policy_fail_on=policy_fail_on, policy_min_severity=policy_min_severity)
+    for key, setting in rows.items():
+        value = setting.value if setting.value is not None else "(none)"
+        lines.append(f"{key:<13} {value:<20} from {setting.source}")
     lines.extend(f"notice: {n}" for n in config.notices)
     return "\n".join(lines) + "\n"
 
 
-def as_document(config: EffectiveConfig) -> dict[str, Any]:
-    """The JSON form of ``aisec config show --json``."""
+def as_document(config: EffectiveConfig, *, policy_fail_on: str | None = None,
+                policy_min_severity: str | None = None) -> dict[str, Any]:
+    """The JSON form of ``aisec config show --json`` (the same rows as :func:`describe`)."""
+    rows = effective(config, policy_fail_on=policy_fail_on, policy_min_severity=policy_min_severity)
     return {"project_file": config.project_file,
-            "settings": {k: {"value": s.value, "source": s.source} for k, s in config.settings.items()},
+            "settings": {k: {"value": s.value, "source": s.source} for k, s in rows.items()},
             "notices": list(config.notices)}
 
 
 __all__ = ["CONFIG_ENV", "ENV_VARS", "PROJECT_FILES", "EffectiveConfig", "Setting", "as_document", "describe",
-           "resolve"]
+           "effective", "resolve"]

@@ -41,14 +41,14 @@ def run_show(args: argparse.Namespace) -> int:
                 cli[key] = Severity.parse(cli[key]).value
             except ValueError as exc:
                 raise ConfigError(str(exc), source=f"command line ({FLAGS[key]})") from None
-    config = resolve(cli=cli, explicit=args.config, targets=args.paths)
-    if args.json:
-        print(json.dumps(as_document(config), indent=2))
-        return EXIT_OK
     from aisec.engine.policy import load_policy
     from aisec.paths import builtin_policies_dir
 
+    config = resolve(cli=cli, explicit=args.config, targets=args.paths)
     policy = load_policy(config.value("policy") or "default", policies_dir=builtin_policies_dir())
-    sys.stdout.write(describe(config, policy_fail_on=policy.fail_on.value,
-                              policy_min_severity=policy.min_severity.value))
+    from_policy = {"policy_fail_on": policy.fail_on.value, "policy_min_severity": policy.min_severity.value}
+    if args.json:
+        print(json.dumps(as_document(config, **from_policy), indent=2))
+    else:
+        sys.stdout.write(describe(config, **from_policy))
     return EXIT_OK

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from aisec import __version__
 from aisec.cli import attestation, config, dataset, report, rules, scan, signing
-from aisec.cli.output import EXIT_CODES_HELP, EXIT_ERROR, Verbs, error
+from aisec.cli.output import EXIT_CODES_HELP, EXIT_ERROR, SubcommandParser, Verbs, error
 from aisec.errors import AisecError
 
 VERB_GROUPS: tuple[Callable[[Verbs], None], ...] = (
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aisec", description="Scan ML models, datasets and signatures for security problems, without "
         "executing anything.", epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"aisec {__version__}")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND", parser_class=SubcommandParser)
     for add in VERB_GROUPS:
         add(verbs)
     return parser

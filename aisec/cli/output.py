@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO, TypeAlias
 
@@ -24,7 +25,25 @@ EXIT_CODES_HELP = """exit codes:
      or an artifact that could not be fully scanned (findings are still reported)
 """
 
-Verbs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: an unknown option is its own error, shown with its own usage.
+
+    Plain argparse hands a subcommand's leftovers up to the top parser, which prints ``usage: aisec [-h]
+    [--version] COMMAND ...`` - the one usage that does not help.
+    """
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        """Parse; any argument left over is an error of this parser."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
+Verbs: TypeAlias = "argparse._SubParsersAction[SubcommandParser]"
 """What ``add_subparsers()`` returns: each verb module adds its parsers to it."""
 
 
