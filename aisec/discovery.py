@@ -87,7 +87,11 @@ def discover(targets: Sequence[str | Path], limits: Limits) -> Discovery:
             errors.append(ScanError(path=shown_path(path, root), reason="not-found",
                                     message=f"path does not exist: {target}"))
             continue
-        scope = path.resolve() if path.is_dir() else path.resolve().parent
+        real = _resolve(path)
+        if real is None:
+            errors.append(_loop_error(path, root))
+            continue
+        scope = real if path.is_dir() else real.parent
         for fs_path in _walk(path, scope, root, errors, limits):
             rel = _relative(fs_path, root)
             if rel in items:
@@ -107,10 +111,10 @@ def discover(targets: Sequence[str | Path], limits: Limits) -> Discovery:
 def _prefer_link_names(items: dict[str, Discovered]) -> None:
     """Scan a file once under the names users know: a Hugging Face cache's ``snapshots/<rev>/config.json``
     links, not the ``blobs/<sha>`` files they point to (the blob is dropped when an in-root link names it)."""
-    linked = {item.fs_path.resolve() for item in items.values()
+    linked = {_resolve(item.fs_path) for item in items.values()
               if item.fs_path.is_symlink() and item.artifact.kind is not ArtifactKind.DIRECTORY}
     for rel in [rel for rel, item in items.items() if not item.fs_path.is_symlink()
-                and item.artifact.kind is not ArtifactKind.DIRECTORY and item.fs_path.resolve() in linked]:
+                and item.artifact.kind is not ArtifactKind.DIRECTORY and _resolve(item.fs_path) in linked]:
         del items[rel]
 
 
@@ -125,13 +129,17 @@ def _relative(path: Path, root: Path) -> str:
 
 def _walk(path: Path, scope: Path, root: Path, errors: list[ScanError], limits: Limits) -> Iterator[Path]:
     count = 0
-    if not path.is_dir() or (path.is_symlink() and not _inside(path.resolve(), scope)):
+    real = _resolve(path)
+    if not path.is_dir() or real is None or (path.is_symlink() and not _inside(real, scope)):
         candidates: Iterator[Path] = iter([path])
     else:
         candidates = _files_below(path, errors, root)
     for candidate in candidates:
         if candidate.is_symlink():
-            target = candidate.resolve()
+            target = _resolve(candidate)
+            if target is None:
+                errors.append(_loop_error(candidate, root))
+                continue
             if not _inside(target, scope):
                 errors.append(ScanError(path=_relative(candidate, root), reason="symlink",
                                         message=f"symlink points outside the scanned folder ({target}); "
@@ -174,6 +182,19 @@ def _files_below(path: Path, errors: list[ScanError], root: Path) -> Iterator[Pa
             full = Path(dirpath) / name
             if full.is_symlink():
                 yield full  # reported by _walk when it escapes
+
+
+def _resolve(path: Path) -> Path | None:
+    """``path`` with every link followed, or None when the links go round in a loop (or cannot be read)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # Python 3.11/3.12 raise RuntimeError("Symlink loop"), later ones OSError
+        return None
+
+
+def _loop_error(path: Path, root: Path) -> ScanError:
+    return ScanError(path=_relative(path, root), reason="symlink",
+                     message="symlink loop (the links point at each other); not followed")
 
 
 def _inside(target: Path, scope: Path) -> bool:

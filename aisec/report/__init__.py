@@ -6,6 +6,7 @@ import enum
 from typing import NoReturn
 
 from aisec.model import Report
+from aisec.report import escape
 from aisec.report.gitlab import render_gitlab_sast
 from aisec.report.json import render_json
 from aisec.report.sarif import render_sarif
@@ -27,14 +28,15 @@ def _unreachable(value: NoReturn) -> NoReturn:
 
 def render(report: Report, fmt: OutputFormat, *, colour: bool = False) -> str:
     """Render ``report`` in ``fmt``; exhaustive over :class:`OutputFormat`."""
+    # File names that are not UTF-8 are escaped here, once for every format, so no writer can crash on them.
     if fmt is OutputFormat.TEXT:
-        return render_text(report, colour=colour)
+        return escape.readable(render_text(report, colour=colour))
     if fmt is OutputFormat.JSON:
-        return render_json(report)
+        return escape.json_text(render_json(report))
     if fmt is OutputFormat.SARIF:
-        return render_sarif(report)
+        return escape.json_readable(render_sarif(report))
     if fmt is OutputFormat.GITLAB_SAST:
-        return render_gitlab_sast(report)
+        return escape.json_readable(render_gitlab_sast(report))
     _unreachable(fmt)
 
 

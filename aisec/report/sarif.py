@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from aisec.model import Artifact, Finding, Location, RelatedLocation, Report, RuleDescriptor, ScanError
+from aisec.report import escape
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/aisec-dev/aisec"
@@ -225,9 +226,10 @@ def path_of(location: object) -> str:
     """The report path of a SARIF ``artifactLocation`` (the inverse of :func:`location_of`); "" when unreadable."""
     if not isinstance(location, dict) or not isinstance(location.get("uri"), str):
         return ""
-    return ("/" if location.get("uriBaseId") == FSROOT else "") + unquote(location["uri"])
+    # surrogateescape: a name that is not UTF-8 comes back spelt as the scan spells it (os.fsdecode)
+    return ("/" if location.get("uriBaseId") == FSROOT else "") + unquote(location["uri"], errors="surrogateescape")
 
 
 def uri_of(path: str) -> str:
-    """A relative URI reference for a repo-relative POSIX path (percent-encoded where needed)."""
-    return quote(path, safe="/!$&'()*+,;=:@-._~")
+    """A relative URI reference for a repo-relative POSIX path (its bytes percent-encoded where needed)."""
+    return escape.uri_of(path)
