@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from aisec.cli.output import EXIT_FINDINGS, EXIT_OK, Verbs, error
+from aisec.cli.output import EXIT_FINDINGS, EXIT_OK, Verbs, check_writable, error
 from aisec.datasets.manifest import SIBLING_NAME, build_manifest, check_directory, dump
 from aisec.errors import AisecError
 
@@ -42,11 +42,13 @@ def run_manifest(args: argparse.Namespace) -> int:
     folder = root if root.is_dir() else root.parent
     try:
         if args.dataset_verb == "manifest":
+            out = None if args.output == "-" else Path(args.output) if args.output else folder / SIBLING_NAME
+            if out is not None:
+                check_writable(out, "-o")  # before reading every dataset file, not after
             text = dump(build_manifest(root))
-            if args.output == "-":
+            if out is None:
                 sys.stdout.write(text)
             else:
-                out = Path(args.output) if args.output else folder / SIBLING_NAME
                 out.write_text(text, encoding="utf-8")
                 print(f"wrote {out}")
             return EXIT_OK

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -11,6 +13,9 @@ from aisec import __version__
 from aisec.cli import attestation, config, dataset, report, rules, scan, signing
 from aisec.cli.output import EXIT_CODES_HELP, EXIT_ERROR, SubcommandParser, Verbs, error
 from aisec.errors import AisecError
+
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+"""Standard output was closed by its reader before everything was written."""
 
 VERB_GROUPS: tuple[Callable[[Verbs], None], ...] = (
     scan.add_verbs,
@@ -30,7 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # inside the try: a reader that went away surfaces here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except AisecError as exc:
         return error(exc.diagnostics())
     except KeyboardInterrupt:
@@ -43,6 +52,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("aisec: internal error (please report it with the traceback above); the scan is incomplete",
               file=sys.stderr)
         return EXIT_ERROR
+
+
+def _reader_gone() -> int:
+    """``aisec rules list | head -1``: the reader closed the pipe. Stop quietly, as Unix tools do (no traceback,
+    no "incomplete scan"), and exit as a process killed by SIGPIPE would (128 + 13), never 0: output was lost."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's final flush must not raise a second BrokenPipeError
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,6 +63,19 @@ def stdout(args: argparse.Namespace) -> TextIO:
     """Where a verb prints its result: ``args.stdout`` when a caller set one (tests), else standard output."""
     stream: TextIO = getattr(args, "stdout", None) or sys.stdout
     return stream
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """Fail before any work when a report could not be written to ``path`` (its folder is missing, a folder
+    is in the way, or permission is lacking), instead of after a long scan; nothing is created here."""
+    where = f"{flag} {path}"
+    if path.is_dir():
+        raise AisecError(f"{where}: is a folder; give a file name")
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise AisecError(f"{where}: cannot write: folder {folder} does not exist")
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        raise AisecError(f"{where}: cannot write: permission denied")
 
 
 def write_output(path: Path, text: str) -> None:

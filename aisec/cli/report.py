@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from aisec.cli.output import EXIT_OK, Verbs, write_output
+from aisec.cli.output import EXIT_OK, Verbs, check_writable, write_output
 
 
 def add_verbs(verbs: Verbs) -> None:
@@ -21,6 +21,8 @@ def run_report(args: argparse.Namespace) -> int:
     """``aisec report SCAN.sarif -o report.html``."""
     from aisec.report.html import render_html_from_sarif
 
+    if args.output:
+        check_writable(Path(args.output), "-o")
     page = render_html_from_sarif(Path(args.sarif))
     if args.output:
         write_output(Path(args.output), page)

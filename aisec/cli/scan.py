@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aisec.cli.options import add_column_options, column_flags, jobs, severity
-from aisec.cli.output import EXIT_CODES_HELP, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, Verbs, notice, write_output
+from aisec.cli.output import (
+    EXIT_CODES_HELP,
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    Verbs,
+    check_writable,
+    notice,
+    write_output,
+)
 from aisec.errors import ConfigError
 from aisec.model import Report, Severity
 from aisec.report import OutputFormat, render
@@ -149,6 +158,10 @@ def prepare_scan(args: argparse.Namespace) -> ScanSettings:
     cli = {"policy": args.policy, "rules": args.rules, "format": args.format,
            "fail_on": args.fail_on.value if args.fail_on else None,
            "min_severity": args.min_severity.value if args.min_severity else None, **column_flags(args)}
+    for flag, value in (("-o", args.output), ("--sarif", args.sarif), ("--json", args.json_file),
+                        ("--write-baseline", args.write_baseline), ("--attestation", args.attestation)):
+        if value:
+            check_writable(Path(value), flag)
     config = resolve(cli=cli, explicit=args.config, targets=args.paths)
     fmt = OutputFormat(config.value("format"))
     if fmt is not OutputFormat.TEXT:
@@ -161,6 +174,7 @@ def prepare_scan(args: argparse.Namespace) -> ScanSettings:
         if sarif_path is None:
             raise ConfigError("--attest needs a SARIF report to attest: add --sarif FILE (or -f sarif -o FILE)")
         attestation = Path(args.attestation) if args.attestation else Path(f"{sarif_path}.intoto.jsonl")
+        check_writable(attestation, "--attestation")
         from aisec.attest import load_private_key
 
         load_private_key(args.attest, _key_password())  # fail before a long scan, not after it
