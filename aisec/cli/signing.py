@@ -9,7 +9,7 @@ from pathlib import Path
 from aisec.cli.output import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, Verbs, error, stdout
 from aisec.errors import AisecError
 from aisec.signing.hashing import HASH_TYPES
-from aisec.signing.sign import DEFAULT_SHARD_SIZE, sign_model
+from aisec.signing.sign import DEFAULT_SHARD_SIZE, default_signature_path, sign_model
 from aisec.signing.trust import (
     CertificateTrust,
     KeyTrust,
@@ -166,7 +166,9 @@ def configure_verify_parser(parser: argparse.ArgumentParser) -> None:
         "with --identity and --issuer. Exit 0 valid, 1 invalid, 2 not attempted."
     )
     _common(parser)
-    parser.add_argument("--signature", required=True, metavar="FILE", help="the OMS signature (bundle) file")
+    parser.add_argument("--signature", metavar="FILE",
+                        help="the OMS signature (bundle) file (default: where aisec sign writes it: model.sig inside "
+                             "a model folder, beside a single-file model)")
     parser.add_argument("--public-key", metavar="FILE", help="trusted EC public key (PEM) for key signatures")
     parser.add_argument(
         "--certificate-chain",
@@ -275,7 +277,7 @@ def run_verify(args: argparse.Namespace) -> int:
             return error(trust)
         result = verify_model(
             args.model_path,
-            signature_path=args.signature,
+            signature_path=args.signature or default_signature_path(args.model_path),
             trust=trust,
             ignore_paths=args.ignore_paths,
             ignore_unsigned_files=args.ignore_unsigned_files,

@@ -234,30 +234,35 @@ _AUTH_REASONS = TRUST_REASONS | {Reason.BAD_SIGNATURE, Reason.MALFORMED_BUNDLE}
 
 
 def _authenticate_key(bundle: ParsedBundle, trust: KeyTrust, state: _State) -> None:
-    expected_hint = dsse.key_hint(trust.public_key)
-    state.signer = f"public key {dsse.key_fingerprint(trust.public_key)}"
+    # Keys are named one way everywhere (sign, verify, scan): sha256 of the DER SubjectPublicKeyInfo. The bundle
+    # carries only model_signing's hint (sha256 of the PEM text), shown as such, and one problem says it all.
+    trusted = dsse.key_fingerprint(trust.public_key)
     state.time_source = "none (key signatures carry no trusted time)"
-    hint_ok = True
+    hint_ok = bundle.key_hint is None or bundle.key_hint == dsse.key_hint(trust.public_key)
     if bundle.key_hint is None:
         state.warnings.append("the bundle has no public-key hint (older format); checked the signature only")
-    elif bundle.key_hint != expected_hint:
-        hint_ok = False
-        state.problems.append(
-            Discrepancy(
-                reason=Reason.KEY_HINT_MISMATCH,
-                detail=f"bundle names key {bundle.key_hint}, the trusted key is {expected_hint}",
-            )
-        )
     if _signature_holds(trust.public_key, bundle, state):
         state.authenticated = True
+        state.signer = f"public key {trusted}"
+        if not hint_ok:
+            state.problems.append(
+                Discrepancy(
+                    reason=Reason.KEY_HINT_MISMATCH,
+                    detail=f"the signature verifies with the trusted public key {trusted}, but the bundle's key "
+                    f"hint {bundle.key_hint} names another key",
+                )
+            )
     elif not hint_ok:
+        state.signer = f"another key than the trusted one (bundle key hint {bundle.key_hint})"
         state.problems.append(
             Discrepancy(
                 reason=Reason.UNTRUSTED_KEY,
-                detail="the signature was made by a different key than the trusted one",
+                detail=f"the signature was made by another key than the trusted public key {trusted} (the bundle "
+                f"names key hint {bundle.key_hint}: model_signing's sha256 of that key's PEM text)",
             )
         )
     else:
+        state.signer = f"public key {trusted}"
         state.problems.append(
             Discrepancy(reason=Reason.BAD_SIGNATURE, detail="the DSSE signature does not verify with the trusted key")
         )
