@@ -48,7 +48,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
         action="extend",
         default=[],
         help="paths to leave out, each covering its subtree: relative to the working directory when that "
-        "lands inside the model (as model_signing), else relative to the model root",
+        "lands inside the model (as model_signing), else relative to the model root; verify checks every "
+        "file the signature lists whatever this says (it only leaves out unsigned files)",
     )
     parser.add_argument(
         "--allow-symlinks",
