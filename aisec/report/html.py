@@ -11,6 +11,7 @@ from typing import Any
 
 from aisec.baseline import read_sarif
 from aisec.errors import ConfigError
+from aisec.report.escape import readable
 from aisec.report.sarif import path_of
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -60,7 +61,8 @@ class _Artifact:
 
 def render_html_from_sarif(path: Path) -> str:
     """Read ``path`` defensively (size, depth, strict JSON) and render the audit page."""
-    return render_html(read_sarif(path, error=HtmlReportError), source=path.name)
+    # A file name that is not UTF-8 comes back from the SARIF URI with its raw bytes; show them as \xNN.
+    return readable(render_html(read_sarif(path, error=HtmlReportError), source=path.name))
 
 
 def render_html(document: dict[str, Any], *, source: str = "report.sarif") -> str:

@@ -34,6 +34,8 @@ def test_every_format_names_the_file_and_round_trips(tree: Path, capsys: pytest.
     assert uri == "m/bad%FF%FEname.pkl" and unquote_to_bytes(uri) == b"m/" + NAME
     assert "bad\\xff\\xfename.pkl" in run["results"][0]["message"]["text"]
     assert main(["scan", "m", "-q", "-j", "0", "--baseline", "r.sarif"]) == EXIT_OK  # unchanged, not new
+    assert main(["report", "r.sarif", "-o", "r.html"]) == EXIT_OK
+    assert "m/bad\\xff\\xfename.pkl" in (tree / "r.html").read_text(encoding="utf-8")
 
 
 def test_a_symlink_loop_is_reported_and_the_rest_is_scanned(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
