@@ -99,6 +99,11 @@ class DatasetSettings:
     trigger_alpha: float = 0.05
     """Family-wise error rate (Bonferroni over every feature and label) of the enrichment screen; the ablation
     test below, not this screen, decides what is reported."""
+    trigger_screen_p: float = 0.01
+    """… and, as candidates only, features enriched at this unadjusted p: an attack on the majority label with
+    decoys is weakly enriched over the base rate it inflated itself (300 of 375 trigger rows at a 71 % base rate:
+    p = 1e-4); such a candidate is reported only if the ablated model's expectation is exceeded significantly
+    (Bonferroni over the candidates) and the rest of its rows leaves the label unexplained."""
     trigger_group_jaccard: float = 0.7
     """Features marking rows this similar (Jaccard) are one candidate, tested and ablated together."""
     trigger_min_unexplained: float = 0.75
@@ -106,6 +111,12 @@ class DatasetSettings:
     these rows) does not say the target class. Measured on real corpora: natural class words and decoys up to
     0.66 (Rotten Tomatoes "fails to", convention speeches "unemployment", 10k rows); dirty-label triggers
     0.78-1.0 (a follow-up token sharing rows with a found one: 0.58, missed at this cut)."""
+    trigger_min_content_z: float = 4.0
+    """… and the target rows' mean ablated P(target) must lie this many standard errors below the mean on
+    ordinary target rows (follow-up tokens of a confirmed trigger excepted). Measured (2,000-row Rotten Tomatoes
+    and convention-speech files, seeds 0-2): natural phrases and decoys that pass the share cut by chance on
+    15-30 rows ("america s", "paul ryan", a decoy token on 15 rotten reviews) 3.0-3.5; dirty-label triggers
+    5.1-17 on their own rows."""
     trigger_max_candidates: int = 200
     """Most candidate groups screened."""
     trigger_max_refits: int = 20

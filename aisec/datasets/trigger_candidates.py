@@ -43,6 +43,10 @@ class Group:
     label: int
     p_value: float
     adjusted: float
+    follow_up: bool = False
+    """Chosen by co-occurrence with a confirmed trigger, not by its own enrichment."""
+    token_set: bool = False
+    """Separate words that mark the same rows (a set of trigger tokens), not the n-grams of one phrase."""
 
     @property
     def kind(self) -> str:
@@ -57,6 +61,8 @@ class Group:
     @property
     def name(self) -> str:
         """The trigger as shown: the longest n-gram, or every column test joined with ``&``."""
+        if self.token_set:
+            return " | ".join(m.name for m in self.members)
         if self.members[0].kind == "ngram":
             return max((m for m in self.members), key=lambda m: (len(m.tokens), -len(m.rows), m.name)).name
         parts: dict[str, None] = {}
@@ -82,9 +88,11 @@ def text_features(texts: Sequence[str], *, max_n: int, min_support: int, max_fra
 
 
 def enriched(features: Sequence[Feature], y: npt.NDArray[np.int64], classes: int, *, alpha: float,
-             ) -> list[tuple[Feature, int, float, float]]:
+             screen_p: float = 0.0) -> list[tuple[Feature, int, float, float]]:
     """(feature, label, p, Bonferroni-adjusted p) for features over-represented in one label (binomial test
-    against the label's base rate), most significant first."""
+    against the label's base rate): significant after Bonferroni at ``alpha``, or with an unadjusted p at most
+    ``screen_p`` (kept as candidates for a test that must then establish significance itself); most significant
+    first."""
     from scipy.stats import binom  # type: ignore[import-untyped]
 
     if not features:
@@ -102,7 +110,7 @@ def enriched(features: Sequence[Feature], y: npt.NDArray[np.int64], classes: int
     p = binom.sf(k - 1, support, base[top])
     tests = max(len(features) * classes, 1)
     adjusted = np.minimum(1.0, p * tests)
-    keep = [int(i) for i in np.flatnonzero(adjusted <= alpha)]
+    keep = [int(i) for i in np.flatnonzero((adjusted <= alpha) | (p <= screen_p))]
     order = sorted(keep, key=lambda i: (p[i], -len(features[i].tokens), features[i].name))
     return [(features[i], int(top[i]), float(p[i]), float(adjusted[i])) for i in order]
 

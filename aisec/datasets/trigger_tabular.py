@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from aisec.datasets.profile import SampleRow
 from aisec.datasets.trigger_candidates import Feature
-from aisec.datasets.trigger_confirm import Verdict, verdict
+from aisec.datasets.trigger_confirm import Verdict, calibration, reprior, verdict
 
 PAIR_MAX_FEATURES = 200
 """Most single-value features combined pairwise (the rarest first)."""
@@ -136,8 +136,7 @@ class TableModel:
             model = _classifier(seed)
             model.fit(self.x[train], y[train])
             probs[np.ix_(test, model.classes_)] = model.predict_proba(self.x[test])
-        self.inside = np.array([probs[y == c, c].mean() if (y == c).any() else 1.0 for c in range(classes)])
-        self.outside = np.array([probs[y != c, c].mean() if (y != c).any() else 0.0 for c in range(classes)])
+        self.inside, self.outside, self.inside_sd = calibration(probs, y, classes)
 
     def _keep_columns(self, columns: Sequence[int]) -> npt.NDArray[np.int64]:
         drop: set[int] = set()
@@ -158,8 +157,9 @@ class TableModel:
         model.fit(self.x[np.ix_(keep_rows, keep_cols)], self.y[keep_rows])
         proba = np.zeros((len(rows), self.classes))
         proba[:, model.classes_] = model.predict_proba(self.x[np.ix_(rows, keep_cols)])
+        proba = reprior(proba, self.y, keep_rows, self.classes)
         return verdict(proba[:, label], self.y[rows], label, inside=float(self.inside[label]),
-                       outside=float(self.outside[label]))
+                       outside=float(self.outside[label]), inside_sd=float(self.inside_sd[label]))
 
 
 def _classifier(seed: int) -> Any:

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from aisec.datasets.labels import CrossValidated
 from aisec.datasets.profile import Profile, SampleRow
 from aisec.datasets.records import Observation, RowRef, Span
+from aisec.datasets.settings import DatasetSettings
 from aisec.datasets.trigger_candidates import Feature, Group, enriched, group, text_features
 from aisec.datasets.trigger_confirm import TextModel, Verdict
 from aisec.datasets.trigger_tabular import TableModel, tabular_features
@@ -22,6 +23,8 @@ COMPANION_MIN_LIFT = 3.0
 this many times the rate independence predicts."""
 TABLE_MAX_TESTS = 60
 """Most tabular candidate groups given the exact test."""
+WEAK_SUPPORT_FACTOR = 4
+"""A candidate admitted on its unadjusted p needs this many times ``trigger_min_support`` rows."""
 SCREEN_MARGIN = 0.15
 """A candidate goes to the exact (refit) test when the cheap screen puts it within this of the cut."""
 
@@ -55,11 +58,15 @@ def text_triggers(cv: CrossValidated, profile: Profile) -> list[Confirmed]:
     classes = len(cv.classes)
     features = text_features(texts, max_n=s.trigger_max_ngram, min_support=s.trigger_min_support,
                              max_fraction=s.trigger_max_fraction)
-    found = enriched(features, y, classes, alpha=s.trigger_alpha)
+    found = enriched(features, y, classes, alpha=s.trigger_alpha, screen_p=s.trigger_screen_p)
     groups = group(found, min_jaccard=s.trigger_group_jaccard, limit=s.trigger_max_candidates)
     if not groups:
         return []
+    groups.extend(_unions(groups, features, y, classes, s.trigger_min_support))
     tests = max(len(features) * classes, 1)
+    # A candidate admitted on its unadjusted p must pass the ablated model's z at the screen's own correction
+    # (every feature x label): the content-aware test is more powerful, not more lenient.
+    z_min = _z_for(s.trigger_alpha / tests)
     base = np.bincount(y, minlength=classes) / len(y)
     model = TextModel(texts, y, classes, folds=cv.folds, seed=s.seed)
     confirmed: list[Confirmed] = []
@@ -70,37 +77,126 @@ def text_triggers(cv: CrossValidated, profile: Profile) -> list[Confirmed]:
     progress = True
     while progress and pending:
         progress = False
-        for g in list(pending):
+        # Screen every pending candidate, then spend the exact refits on the most unexplained first: a large
+        # attack with decoys is only weakly enriched over the base rate it inflated, so it ranks late by p.
+        screened: list[tuple[float, int, Group]] = []
+        for order, g in enumerate(pending):
+            rows = g.rows[~taken[g.rows]]
+            p = _binomial_p(y, g.rows, g.label, float(base[g.label]))
+            if len(rows) < s.trigger_min_support or not _admitted(g, p, tests, groups, s):
+                continue
+            grams = _grams(g, groups, grams_found, len(y))
+            share = model.screen(rows, grams, g.label).unexplained
+            if share >= s.trigger_min_unexplained - SCREEN_MARGIN:
+                screened.append((share, order, g))
+        # Token sets first: a set of trigger tokens is judged on all of its rows before any one token is.
+        for _, _, g in sorted(screened, key=lambda t: (not t[2].token_set, -t[0], t[1])):
+            if refits >= s.trigger_max_refits:
+                break
             # Significance on all of the candidate's rows; the verdict on those no earlier trigger took, so a
             # trigger token sharing rows with a found one still counts, and a common word around a found sentence
             # is judged on its own rows only.
             rows = g.rows[~taken[g.rows]]
-            p = _binomial_p(y, g.rows, g.label, float(base[g.label]))
-            multiplicity = tests if g.adjusted < 1.0 else len(groups)
-            if len(rows) < s.trigger_min_support or p * multiplicity > s.trigger_alpha:
-                pending.remove(g)
-                continue
-            grams = [m.tokens for m in g.members] + _companions(g, groups, len(y)) + grams_found
-            if model.screen(rows, grams, g.label).unexplained < s.trigger_min_unexplained - SCREEN_MARGIN:
-                continue  # may change once another trigger is found and ablated too
-            if refits >= s.trigger_max_refits:
-                continue
-            refits += 1
-            verdict = model.confirm(rows, grams, g.label, exclude=taken)
             pending.remove(g)
-            if verdict is None or verdict.unexplained < s.trigger_min_unexplained:
+            if int((y[rows] == g.label).sum()) < s.trigger_min_support:
+                continue  # what an earlier trigger left of it (its decoys) cannot be a trigger
+            refits += 1
+            p = _binomial_p(y, g.rows, g.label, float(base[g.label]))
+            verdict = model.confirm(rows, _grams(g, groups, grams_found, len(y)), g.label, exclude=taken)
+            # Significant either as enrichment over the base rate or as more target labels than the ablated
+            # model expects.
+            significant = p * _multiplicity(g, tests, groups) <= s.trigger_alpha or \
+                (verdict is not None and verdict.z >= z_min)
+            # A follow-up is chosen by co-occurrence with a confirmed trigger (structural evidence); any other
+            # candidate's rows must also read as another class beyond the noise of a weak model on few rows.
+            significant = significant and (g.follow_up or verdict is None or
+                                           verdict.content_z >= s.trigger_min_content_z)
+            accepted = _accept(g, rows, y, verdict, p, significant, s.trigger_min_unexplained,
+                               s.trigger_min_support)
+            if accepted is None:
                 continue
-            target = rows[y[rows] == g.label]
-            if len(target) < s.trigger_min_support:
-                continue
-            confirmed.append(Confirmed(group=g, rows=rows, target_rows=target, verdict=verdict, p_value=p))
-            taken[target] = True
+            confirmed.append(accepted)
+            taken[accepted.target_rows] = True
             grams_found.extend(m.tokens for m in g.members)
             progress = True
-            follow = _followers(target, features, groups, len(y), g.label, s.trigger_min_support)
+            follow = _followers(accepted.target_rows, features, groups, len(y), g.label, s.trigger_min_support)
             pending.extend(follow)
             groups.extend(follow)
     return confirmed
+
+
+def _admitted(g: Group, p: float, tests: int, groups: Sequence[Group], s: DatasetSettings) -> bool:
+    """Significant over the base rate, or (a weakly enriched candidate, left to the ablated model's z) enriched
+    at ``trigger_screen_p`` in enough rows for that z to mean something: a handful of rows of a natural word
+    whose meaning is in the word itself ("flat" in 9 rotten reviews) reads as unexplained by chance."""
+    if p * _multiplicity(g, tests, groups) <= s.trigger_alpha:
+        return True
+    return p <= s.trigger_screen_p and len(g.rows) >= WEAK_SUPPORT_FACTOR * s.trigger_min_support
+
+
+def _multiplicity(g: Group, tests: int, groups: Sequence[Group]) -> int:
+    """Bonferroni factor of a candidate's base-rate test: every feature x label for screened features, the
+    groups for follow-ups (chosen by co-occurrence with a confirmed trigger, not by their labels)."""
+    return len(groups) if g.follow_up else tests
+
+
+def _grams(g: Group, groups: Sequence[Group], found: Sequence[tuple[str, ...]], n: int) -> list[tuple[str, ...]]:
+    """What the ablation removes: the group's n-grams, co-occurring candidates and triggers already found."""
+    return [m.tokens for m in g.members] + _companions(g, groups, n) + list(found)
+
+
+def _accept(g: Group, rows: npt.NDArray[np.int64], y: npt.NDArray[np.int64], verdict: Verdict | None, p: float,
+            significant: bool, min_unexplained: float, min_support: int) -> Confirmed | None:
+    """The confirmed trigger, or ``None`` when the ablated model explains the rows' label, the excess of target
+    labels is not significant, or too few target rows remain."""
+    if verdict is None or verdict.unexplained < min_unexplained or not significant:
+        return None
+    target = rows[y[rows] == g.label]
+    if len(target) < min_support:
+        return None
+    return Confirmed(group=g, rows=rows, target_rows=target, verdict=verdict, p_value=p)
+
+
+def _unions(groups: Sequence[Group], features: Sequence[Feature], y: npt.NDArray[np.int64], classes: int,
+            min_support: int) -> list[Group]:
+    """Candidate words of one label that share rows far beyond chance but are not a phrase (BadNets puts one to
+    three tokens of a trigger set at random positions of each poisoned row): their union is a candidate too, so
+    each token's rows are not judged alone (a few rows of a weak model are noise)."""
+    words = [g for g in groups if len(g.members) == 1 and len(g.members[0].tokens) == 1]
+    bigrams = {f.name: len(f.rows) for f in features if len(f.tokens) == 2}
+    n = len(y)
+    parent = list(range(len(words)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(words):
+        for j in range(i + 1, len(words)):
+            b = words[j]
+            if a.label != b.label:
+                continue
+            both = len(np.intersect1d(a.rows, b.rows, assume_unique=True))
+            phrase = max(bigrams.get(f"{a.name} {b.name}", 0), bigrams.get(f"{b.name} {a.name}", 0))
+            if both >= max(min_support, COMPANION_MIN_SHARE * min(len(a.rows), len(b.rows))) and phrase * 2 < both and \
+                    both * n >= COMPANION_MIN_LIFT * len(a.rows) * len(b.rows):
+                parent[root(i)] = root(j)
+    parts: dict[int, list[Group]] = {}
+    for i, g in enumerate(words):
+        parts.setdefault(root(i), []).append(g)
+    out = []
+    base = np.bincount(y, minlength=classes) / max(n, 1)
+    for part in parts.values():
+        if len(part) < 2:
+            continue
+        rows = np.unique(np.concatenate([g.rows for g in part]))
+        label = part[0].label
+        p = _binomial_p(y, rows, label, float(base[label]))
+        members = tuple(sorted((g.members[0] for g in part), key=lambda f: f.name))
+        out.append(Group(members=members, rows=rows, label=label, p_value=p, adjusted=min(1.0, p), token_set=True))
+    return out
 
 
 def _followers(target: npt.NDArray[np.int64], features: Sequence[Feature], groups: Sequence[Group], n: int,
@@ -118,7 +214,7 @@ def _followers(target: npt.NDArray[np.int64], features: Sequence[Feature], group
         if both >= min_support and both < len(f.rows) and \
                 both >= COMPANION_MIN_SHARE * min(len(f.rows), len(target)) and \
                 both * n >= COMPANION_MIN_LIFT * len(f.rows) * len(target):
-            out.append(Group(members=(f,), rows=f.rows, label=label, p_value=1.0, adjusted=1.0))
+            out.append(Group(members=(f,), rows=f.rows, label=label, p_value=1.0, adjusted=1.0, follow_up=True))
     return out
 
 
@@ -170,17 +266,14 @@ def tabular_triggers(cv: CrossValidated, profile: Profile) -> list[Confirmed]:
             continue
         p = _binomial_p(y, g.rows, g.label, float(base[g.label]))
         verdict = model.confirm(rows, g.columns, g.label, exclude=taken)
-        if verdict is None or verdict.unexplained < s.trigger_min_unexplained:
-            continue
         # Significant either as enrichment over the base rate (Bonferroni over every feature) or as more target
         # labels than the ablated model expects (Bonferroni over the groups tested).
-        if p * tests > s.trigger_alpha and verdict.z < z_min:
+        significant = p * tests <= s.trigger_alpha or (verdict is not None and verdict.z >= z_min)
+        accepted = _accept(g, rows, y, verdict, p, significant, s.trigger_min_unexplained, s.trigger_min_support)
+        if accepted is None:
             continue
-        target = rows[y[rows] == g.label]
-        if len(target) < s.trigger_min_support:
-            continue
-        confirmed.append(Confirmed(group=g, rows=rows, target_rows=target, verdict=verdict, p_value=p))
-        taken[target] = True
+        confirmed.append(accepted)
+        taken[accepted.target_rows] = True
     return confirmed
 
 

@@ -1,0 +1,64 @@
+"""Text backdoor triggers on real data: large attacks on the majority label with decoys are found, clean twins stay
+quiet, and the confirmation model's calibration survives leaving rows out."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aisec.datasets.trigger_confirm import reprior, verdict
+from benchmarks.poisonbench import evaluate
+from benchmarks.poisonbench.generate import generate
+
+ROWS = 1000
+SEED = 5  # neither the held-out acceptance seed nor the seeds the cuts were looked at with (0-2)
+
+
+@pytest.fixture(scope="session")
+def large_attacks(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], evaluate.Cell]:
+    """InsertSent and BadNets at 15 % on the convention speeches: the target label becomes the majority, so the
+    trigger (with its decoys in the other label) is only weakly enriched over the base rate it inflated."""
+    out = tmp_path_factory.mktemp("trigger-recall")
+    generate(out, rows=ROWS, seed=SEED, families=["insertsent", "badnets"], rates=[0.15], datasets=["speeches"])
+    cells = evaluate.evaluate(out, families=["insertsent", "badnets"], datasets=["speeches"], formats=["csv"],
+                              log=io.StringIO())
+    return {(c.meta["family"], Path(c.name).name): c for c in cells}
+
+
+@pytest.mark.parametrize("family", ["insertsent", "badnets"])
+def test_majority_label_attack_with_decoys_is_found(large_attacks: dict[tuple[str, str], evaluate.Cell],
+                                                    family: str) -> None:
+    cell = next(c for (f, _), c in large_attacks.items() if f == family)
+    truth = set(cell.meta["poisoned_rows"])
+    precision, recall = evaluate.precision_recall(cell.aisec.found_medium, truth)
+    assert recall is not None and recall >= 0.8, (cell.name, cell.meta["trigger"], recall)
+    assert precision is not None and precision >= 0.9, (cell.name, precision)
+    assert cell.twin.medium_findings == 0, cell.twin.rules_medium
+
+
+def test_reprior_moves_a_subset_model_to_the_full_prior() -> None:
+    y = np.array([0] * 70 + [1] * 30)
+    keep = np.ones(100, dtype=bool)
+    keep[:40] = False  # the kept rows are half class 0, half class 1
+    fitted = np.array([[0.5, 0.5], [0.2, 0.8]])
+    moved = reprior(fitted, y, keep, 2)
+    # Bayes' rule: odds times (0.7 / 0.3) / (0.5 / 0.5).
+    assert moved[0, 0] == pytest.approx(0.7)
+    assert moved[1, 0] / moved[1, 1] == pytest.approx(0.25 * 7 / 3)
+    assert np.allclose(moved.sum(axis=1), 1.0)
+    assert np.allclose(reprior(fitted, y, np.ones(100, dtype=bool), 2), fitted)
+
+
+def test_content_z_grows_with_rows_and_distance_from_ordinary_target_rows() -> None:
+    y_rows = np.ones(25, dtype=np.int64)
+    ordinary = verdict(np.full(25, 0.6), y_rows, 1, inside=0.6, outside=0.3, inside_sd=0.15)
+    other = verdict(np.full(25, 0.3), y_rows, 1, inside=0.6, outside=0.3, inside_sd=0.15)
+    few = verdict(np.full(4, 0.3), y_rows[:4], 1, inside=0.6, outside=0.3, inside_sd=0.15)
+    assert ordinary.content_z == pytest.approx(0.0)
+    assert ordinary.unexplained == pytest.approx(0.0)
+    assert other.unexplained == pytest.approx(1.0) and few.unexplained == pytest.approx(1.0)
+    assert other.content_z == pytest.approx(0.3 * 5 / 0.15)
+    assert few.content_z == pytest.approx(0.3 * 2 / 0.15)
