@@ -121,7 +121,10 @@ INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                               r"\bno (?:programming|ethical|content) (?:guidelines|restrictions|filters)\b")),
 )
 ROLE_SPOOF_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("markdown_role_header", re.compile(r"(?im)^[ \t]*#{1,6}[ \t]*(?:system|assistant|user|human)\b[^\n]{0,40}$")),
+    # A role header opens a line, or follows a sentence inside one (an instruction with "## SYSTEM OVERRIDE"
+    # appended after its last sentence, the rest of the header on the next line).
+    ("markdown_role_header", re.compile(r"(?im)(?:^[ \t]*#{1,6}[ \t]*|[.!?:][ \t]+#{1,6}[ \t]+)(?:system|assistant|"
+                                        r"user|human)\b[^\n]{0,40}$")),
     ("upper_system_label", re.compile(r"\bSYSTEM(?: (?:OVERRIDE|PROMPT|MESSAGE|NOTE|INSTRUCTIONS?))?[ \t]*:")),
     ("system_tag", re.compile(r"(?i)</?system>|\[/?system\]")),
 )
