@@ -24,6 +24,8 @@ PASSING = [
     ("chat", "wan_trigger", "jsonl"),
     ("chat", "autopoison", "jsonl"),
     ("breast_cancer", "tabular_trigger_dirty", "csv"),
+    ("reviews", "prompt_injection", "csv"),
+    ("chat", "prompt_injection", "jsonl"),
 ]
 
 
