@@ -145,8 +145,11 @@ class PickleAnalyzer:
                     yield context.fact("pickle.trailing_bytes", source.size - start,
                                        location=context.at(offset=start))
                 else:
-                    context.error("malformed", f"pickle stream {streams} is malformed at or after byte {start}: "
-                                  f"{failure}", location=context.at(offset=start))
+                    # Where reading stopped, not where the stream began: a truncated file names its real end.
+                    stop = stream.tell()
+                    context.error("malformed", f"pickle stream {streams} (from byte {start}) is malformed: reading "
+                                  f"stopped at byte {stop} of {source.size}: {failure}",
+                                  location=context.at(offset=stop))
                 break
             if streams == 0 and isinstance(state.result, Const) and state.result.value == TORCH_LEGACY_MAGIC:
                 legacy = True

@@ -66,3 +66,16 @@ def test_jobs_beyond_the_cpus_are_capped_with_a_notice(work: Path, monkeypatch: 
     assert main(["scan", "w.pkl", "--jobs", str(cpus)]) == EXIT_OK and asked[-1] == cpus
     assert main(["scan", "w.pkl", "--jobs", "0"]) == EXIT_OK and asked[-1] == 0
     assert "notice" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cut", [30, 61])
+def test_a_truncated_pickle_names_the_byte_where_it_really_ended(work: Path, scan_json: Scan, cut: int) -> None:
+    import pickle
+
+    whole = pickle.dumps({"weights": [1.5, 2.5, 3.5], "name": "x" * 40}, protocol=4)
+    (work / "cut.pkl").write_bytes(whole[:cut])
+    code, report = scan_json("cut.pkl")
+    assert code == EXIT_ERROR
+    [error] = [e for e in report["errors"] if e["reason"] == "malformed"]
+    assert f"reading stopped at byte {cut} of {cut}" in error["message"]
+    assert "at or after byte 0" not in error["message"] and error["location"]["offset"] == cut
