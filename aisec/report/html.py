@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ _DATASET_KINDS = frozenset({"csv", "json", "jsonl", "parquet"})
 _MODEL_KINDS = frozenset({"pickle", "pytorch_zip", "torchscript_zip", "keras_zip", "npz", "hdf5", "gguf", "safetensors",
                           "onnx", "tf_savedmodel", "protobuf", "npy", "directory", "jinja"})
 _RULE_FAMILY = {"MDL": "model", "DAT": "dataset", "SIG": "signature"}
+_LINED_KINDS = frozenset({"json", "jsonl", "json_records", "csv", "python", "jinja", "text", "signature"})
+"""Kinds whose findings sit on real lines; SARIF's ``startLine`` 1 on anything else is a placeholder."""
 
 
 class HtmlReportError(ConfigError):
@@ -75,12 +77,12 @@ def render_html(document: dict[str, Any], *, source: str = "report.sarif") -> st
     rules = {_text(r.get("id")): r for r in _list(driver.get("rules")) if isinstance(r, dict)}
     artifacts = [_artifact(a) for a in _list(run.get("artifacts")) if isinstance(a, dict)]
     raw_results = [r for r in _list(run.get("results")) if isinstance(r, dict)]
-    results = [_result(r, rules) for r in raw_results[:MAX_RESULTS]]
+    kinds = {a.path: a.kind for a in artifacts}
+    results = [_placed(_result(r, rules), kinds) for r in raw_results[:MAX_RESULTS]]
     left_out = max(0, len(raw_results) - MAX_RESULTS)
     invocation = _dict(_list(run.get("invocations"))[0]) if _list(run.get("invocations")) else {}
     notes = [n for n in _list(invocation.get("toolExecutionNotifications")) if isinstance(n, dict)]
     live = [r for r in results if r.state != "absent"]
-    kinds = {a.path: a.kind for a in artifacts}
     by_severity = Counter(r.severity for r in live)
     by_family = Counter(_family(r, kinds) for r in live)
     meta = {
@@ -100,7 +102,8 @@ def render_html(document: dict[str, Any], *, source: str = "report.sarif") -> st
              '<section id="summary"><h2>Summary</h2><div class="charts">',
              _chart("Findings by severity", "severity", [(s, by_severity.get(s, 0)) for s in SEVERITIES]),
              _chart("Findings by artifact family", "family", [(f, by_family.get(f, 0)) for f in FAMILIES]),
-             "</div>", _counts_line(props, results, len(artifacts)), "</section>"]
+             "</div>", _counts_line(props, results, len(artifacts)), _fired(live, rules), _files_with_findings(live),
+             "</section>"]
     if left_out:
         parts.append(f'<p class="warn">{left_out} more results are in the SARIF file and not shown here.</p>')
     if notes:
@@ -193,6 +196,43 @@ def _result(entry: dict[str, Any], rules: dict[str, Any]) -> _Result:
                    path=path_of(physical.get("artifactLocation")) or "?",
                    line=line if isinstance(line, int) and not isinstance(line, bool) else None,
                    member=_text(props.get("aisec/member")) or None, state=state)
+
+
+def _placed(result: _Result, kinds: dict[str, str]) -> _Result:
+    """Drop the placeholder line of a finding in a binary artifact (SARIF needs a startLine; "line 1" of a
+    pickle means nothing to a reader)."""
+    if result.line is None or kinds.get(result.path, "?") in _LINED_KINDS or kinds.get(result.path) is None:
+        return result
+    return replace(result, line=None)
+
+
+def _fired(results: list[_Result], rules: dict[str, Any]) -> str:
+    """The rules that fired, worst first, each with its count and short description."""
+    counts = Counter(r.rule_id for r in results)
+    if not counts:
+        return ""
+    worst = {rid: min(SEVERITIES.index(r.severity) for r in results if r.rule_id == rid) for rid in counts}
+    rows = "".join(
+        f'<tr data-fired="{_e(rid)}"><td>{_severity_badge(SEVERITIES[worst[rid]])}</td><td class="mono">{_e(rid)}'
+        f'</td><td>{n}</td><td>{_e(_text(_dict(_dict(rules.get(rid)).get("shortDescription")).get("text")))}</td>'
+        "</tr>" for rid, n in sorted(counts.items(), key=lambda kv: (worst[kv[0]], -kv[1], kv[0])))
+    return ('<h3>Rules that fired</h3><table id="fired"><tr><th>worst</th><th>rule</th><th>findings</th>'
+            f"<th>what it means</th></tr>{rows}</table>")
+
+
+def _files_with_findings(results: list[_Result]) -> str:
+    """Every file with findings, worst first, linked to its section below."""
+    by_path: dict[str, list[_Result]] = {}
+    for r in results:
+        by_path.setdefault(r.path, []).append(r)
+    if not by_path:
+        return ""
+    worst = {p: min(SEVERITIES.index(r.severity) for r in rs) for p, rs in by_path.items()}
+    rows = "".join(
+        f'<tr data-file="{_e(p)}"><td>{_severity_badge(SEVERITIES[worst[p]])}</td><td class="mono">{_e(p)}</td>'
+        f"<td>{len(rs)}</td></tr>" for p, rs in sorted(by_path.items(), key=lambda kv: (worst[kv[0]], kv[0])))
+    return ('<h3>Files with findings</h3><table id="files"><tr><th>worst</th><th>file</th><th>findings</th></tr>'
+            f"{rows}</table>")
 
 
 def _related_label(entry: dict[str, Any]) -> str:
@@ -314,25 +354,38 @@ def _dataset_section(results: list[_Result], kinds: dict[str, str]) -> str:
 
 
 def _artifact_sections(artifacts: list[_Artifact], results: list[_Result]) -> str:
+    """Artifacts with findings in full; clean files and finding-free folders collapsed into one list."""
     by_path: dict[str, list[_Result]] = {}
     for r in results:
         if r.state != "absent":
             by_path.setdefault(r.path, []).append(r)
     known = {a.path for a in artifacts}
     extra = [_Artifact(path=p, kind="?", sha256="", size=None, signature=None) for p in sorted(set(by_path) - known)]
-    parts = ['<section id="artifacts"><h2>Artifacts</h2>']
+    parts = ['<section id="artifacts"><h2>Artifacts with findings</h2>']
+    clean: list[str] = []
     for a in [*artifacts, *extra]:
         mine = by_path.get(a.path, [])
         problems = sorted({r.rule_id for r in mine if r.rule_id.startswith("AISEC-SIG-")})
         signature = a.signature or (f"{', '.join(problems)} (see findings)" if problems else "not recorded")
+        if not mine:
+            clean.append(f'<tr data-artifact="{_e(a.path)}" data-artifact-findings="0"><td class="mono">{_e(a.path)}'
+                         f'</td><td>{_e(a.kind)}</td><td class="mono">{_e(a.sha256 or "not computed")}</td>'
+                         f'<td>{_e(a.size if a.size is not None else "-")}</td><td>{_e(signature)}</td></tr>')
+            continue
         parts.append(
             f'<div class="artifact" data-artifact="{_e(a.path)}"><h3>{_e(a.path)}</h3><table class="facts">'
             "<tr><th>kind</th><th>sha256</th><th>size</th><th>signature</th><th>findings</th></tr>"
             f'<tr><td>{_e(a.kind)}</td><td class="mono">{_e(a.sha256 or "not computed")}</td>'
             f'<td>{_e(a.size if a.size is not None else "-")}</td><td>{_e(signature)}</td>'
             f'<td data-artifact-findings="{len(mine)}">{len(mine)}</td></tr></table>'
-            f'{_findings_table(mine, dataset=a.kind in _DATASET_KINDS) if mine else ""}</div>')
+            f'{_findings_table(mine, dataset=a.kind in _DATASET_KINDS)}</div>')
+    if len(parts) == 1:
+        parts.append("<p>No artifact has findings.</p>")
     parts.append("</section>")
+    if clean:
+        parts.append(f'<details id="clean"><summary>{len(clean)} artifact(s) without findings (files and model '
+                     "folders)</summary><table><tr><th>path</th><th>kind</th><th>sha256</th><th>size</th>"
+                     f"<th>signature</th></tr>{''.join(clean)}</table></details>")
     return "".join(parts)
 
 

@@ -14,7 +14,7 @@ import pytest
 from aisec.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from aisec.report.html import render_html
 from tests.conftest import fixture_path
-from tests.workflow.conftest import OS_SYSTEM_P4, UNKNOWN_IMPORT, put
+from tests.workflow.conftest import BENIGN, OS_SYSTEM_P4, UNKNOWN_IMPORT, put
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'&'
 
@@ -74,7 +74,7 @@ def _chromium() -> str | None:
 def _browser(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
     browser = _chromium()
     if browser is None:
-        pytest.skip("no chromium on PATH (.ci/run installs Debian's chromium; apt-get was unavailable here)")
+        pytest.skip("no chromium on PATH: see the README's Set up (sudo apt-get install chromium; .ci/run does it)")
     return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                            "--disable-component-update", "--disable-sync", "--no-first-run",
                            f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120,
@@ -91,6 +91,7 @@ def test_report_renders_in_a_real_browser(work: Path, aisec, tmp_path: Path) -> 
     put(OS_SYSTEM_P4, work / "models" / "evil.pkl")
     put(UNKNOWN_IMPORT, work / "models" / "medium.pkl")
     put(fixture_path("AISEC-DAT-001", "fail", "notes.jsonl"), work / "data" / "notes.jsonl")
+    put(BENIGN, work / "models" / "clean.pkl")
     code, _, _ = aisec("scan", "models", "data", "--sarif", "scan.sarif", "--json", "scan.json")
     assert code == EXIT_FINDINGS
     assert aisec("report", "scan.sarif", "-o", "report.html")[0] == EXIT_OK
@@ -115,6 +116,20 @@ def test_report_renders_in_a_real_browser(work: Path, aisec, tmp_path: Path) -> 
         assert f'data-artifact="{artifact["path"]}"' in dom
         if artifact["sha256"]:
             assert artifact["sha256"] in dom
+    # A summary first: verdict, counts, the rules that fired and the files with findings, before any detail.
+    summary = dom.split('id="summary"', 1)[1].split("</section>", 1)[0]
+    assert dom.index('id="verdict"') < dom.index('id="summary"') < dom.index('id="artifacts"')
+    fired = {f["rule_id"] for f in ours["findings"]}
+    assert set(re.findall(r'data-fired="([^"]+)"', summary)) == fired
+    assert set(re.findall(r'data-file="([^"]+)"', summary)) == {f["path"] for f in ours["findings"]}
+    # Clean files are listed once, collapsed; the detailed sections are only for files with findings.
+    clean = dom.split('<details id="clean"', 1)[1].split("</details>", 1)[0]
+    assert not clean.lstrip().startswith("open") and 'data-artifact="models/clean.pkl"' in clean
+    details = dom.split('id="artifacts"', 1)[1].split("</section>", 1)[0]
+    assert "models/clean.pkl" not in details and 'data-artifact="models/evil.pkl"' in details
+    # A pickle has no lines: its findings show no "line 1".
+    evil = details.split('data-artifact="models/evil.pkl"', 1)[1].split("</div>", 1)[0]
+    assert re.findall(r'data-line="([^"]*)"', evil) and set(re.findall(r'data-line="([^"]*)"', evil)) == {""}
     shot = tmp_path / "artifacts" / "report.png"
     shot.parent.mkdir()
     run = _browser([f"--screenshot={shot}", "--window-size=1280,2000", (work / "report.html").as_uri()],
