@@ -68,3 +68,11 @@ def test_readme_documents_every_exit_code_and_scan_option() -> None:
         for option in action.option_strings:
             if option.startswith("--") and option != "--help":
                 assert option in text, f"README does not mention {option}"
+
+
+def test_readme_says_how_to_get_chromium_for_the_browser_tests() -> None:
+    setup = (REPO / "README.md").read_text(encoding="utf-8").split("## Set up", 1)[1].split("\n## ", 1)[0]
+    assert "apt-get install chromium" in setup and "skipped" in setup
+    assert "apt-get install -y -qq chromium" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    html_tests = (REPO / "tests" / "workflow" / "test_html.py").read_text(encoding="utf-8")
+    assert "see the README's Set up" in html_tests  # the skip reason points to the instructions
