@@ -13,10 +13,38 @@ FIXTURES = REPO / "fixtures" / "generated"
 RULES = REPO / "rules"
 SARIF_SCHEMA = REPO / "tests" / "data" / "sarif-schema-2.1.0.json"
 
+SLOW_MODULES: frozenset[str] = frozenset({
+    # Statistics on real corpora and published attack recipes (seconds per case, minutes per module).
+    "tests/datasets/test_prescreen.py", "tests/datasets/test_progress.py",
+    "tests/datasets/test_poisonbench_acceptance.py", "tests/datasets/test_roles.py",
+    "tests/datasets/test_poisoned_datasets.py", "tests/datasets/test_chat_signals.py",
+    "tests/datasets/test_poisonbench.py", "tests/datasets/test_label_errors_real.py",
+    "tests/datasets/test_caps_count_everything.py", "tests/datasets/test_shards.py",
+    "tests/datasets/test_manifest_and_limits.py", "tests/datasets/test_fast_paths.py",
+    "tests/datasets/test_persona_injection.py", "tests/datasets/test_chat_pairs.py",
+    # Whole-corpus scans, subprocess runs of the CLI, memory/time budgets, property-based fuzzing, a real browser.
+    "tests/report/test_sarif.py", "tests/report/test_related_locations.py", "tests/test_executor.py",
+    "tests/test_readme.py", "tests/test_canary.py", "tests/test_fixtures_reproducible.py", "tests/test_packaging.py",
+    "tests/rules/test_rule_corpus.py", "tests/hardening/test_bombs.py", "tests/hardening/test_fuzz.py",
+    "tests/hardening/test_differential.py", "tests/hardening/test_cli_hostile_tree.py",
+    "tests/hardening/test_mutation.py", "tests/hardening/test_fail_closed.py", "tests/workflow/test_gate.py",
+    "tests/workflow/test_html.py", "tests/hardening/test_limits_hold.py", "tests/datasets/test_row_groups.py",
+})
+"""Test modules marked ``slow``: the quick loop ``pytest -m "not slow"`` leaves them out; the README's full command
+(and so CI) runs them. A module belongs here when its tests take seconds each on a quiet machine (measured with
+``--durations``); the detection assertions inside are unchanged."""
+
 
 def fixture_path(*parts: str) -> Path:
     """A generated fixture by relative path."""
     return FIXTURES.joinpath(*parts)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of :data:`SLOW_MODULES` ``slow`` (one list, so marking needs no edit of those modules)."""
+    for item in items:
+        if Path(str(item.fspath)).resolve().relative_to(REPO).as_posix() in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
