@@ -11,37 +11,69 @@ from types import MappingProxyType
 from typing import Any
 
 from aisec import __version__
-from aisec.analyzers import fact_catalog
-from aisec.analyzers.dataset import DatasetAnalyzer
-from aisec.analyzers.dataset_shards import merge_groups
+from aisec.analyzers import REGISTRY, fact_catalog
 from aisec.datasets import role_notice
 from aisec.datasets.settings import load_settings
 from aisec.datasets.shards import group_shards
 from aisec.discovery import discover, nothing_to_scan
+from aisec.engine.config_cache import cached
 from aisec.engine.evaluate import BoundRule, apply_suppressions, at_or_above, descriptors, findings_for, select_rules
-from aisec.engine.policy import Policy, load_policy
+from aisec.engine.policy import BUILTIN_POLICY_NAMES, Policy, load_policy
 from aisec.engine.rules import Rule, load_rules
 from aisec.errors import RuleError
 from aisec.executor import Executor, InProcessExecutor, ProcessExecutor, Progress, default_jobs
 from aisec.model import Artifact, ArtifactKind, Fact, Finding, Report, ScanError, Severity
 from aisec.paths import builtin_policies_dir, builtin_rules_dir
 
+DATASET_KINDS = next(r.kinds for r in REGISTRY if r.name == "DatasetAnalyzer")
+"""Kinds the dataset analyzer reads (shard groups are formed among these)."""
+
 
 def load_configuration(policy: str | Path = "default", rules_dir: str | Path | None = None,
                        ) -> tuple[Policy, tuple[Rule, ...], tuple[BoundRule, ...]]:
-    """Load the rules and the policy and bind them; raises :class:`AisecError` subclasses on any problem."""
-    catalog = fact_catalog()
-    rules = load_rules(builtin_rules_dir(), known_facts=catalog)
+    """Load the rules and the policy and bind them; raises :class:`AisecError` subclasses on any problem.
+
+    The validated built-in rules and policy come from the configuration cache when none of their files (and
+    none of aisec's code) changed since they were last validated; a user's ``rules_dir`` is always validated.
+    """
+    rules = builtin_rules()
     if rules_dir is not None:
-        extra = load_rules(Path(rules_dir), known_facts=catalog)
+        extra = load_rules(Path(rules_dir), known_facts=fact_catalog())
         clash = {r.id for r in rules} & {r.id for r in extra}
         if clash:
             raise RuleError(f"rule id(s) {sorted(clash)} already exist among the built-in rules",
                             source=str(rules_dir))
         rules = tuple(sorted(rules + extra, key=lambda r: r.id))
-    loaded = load_policy(policy, policies_dir=builtin_policies_dir())
+    loaded = cached_policy(policy)
     load_settings(loaded.settings)  # a bad settings.dataset block fails the scan before it starts, not per file
     return loaded, rules, select_rules(rules, loaded)
+
+
+def builtin_rules() -> tuple[Rule, ...]:
+    """The validated built-in rules (from the configuration cache when their files are unchanged)."""
+    directory = builtin_rules_dir()
+    files = sorted(directory.rglob("*.yaml"))
+    return cached("rules", f"{directory.resolve()}\n" + "\n".join(map(str, files)),
+                  lambda: load_rules(directory, known_facts=fact_catalog()), lambda _rules: files)
+
+
+def cached_policy(ref: str | Path) -> Policy:
+    """A policy by built-in name or path (from the configuration cache when its files are unchanged).
+
+    The entry depends on every file of the ``extends`` chain and on the signature trust files the policy
+    names (they are checked when the policy loads, so a changed or deleted one means loading it again).
+    """
+    where = str(ref) if str(ref) in BUILTIN_POLICY_NAMES else f"{Path(ref).absolute()}\n{Path.cwd()}"
+    return cached("policy", f"{builtin_policies_dir().resolve()}\n{where}",
+                  lambda: load_policy(ref, policies_dir=builtin_policies_dir()), _policy_inputs)
+
+
+def _policy_inputs(policy: Policy) -> list[Path]:
+    from aisec.signing.settings import load_signature_settings
+
+    signature = load_signature_settings(policy.settings)
+    trust = [*signature.public_keys, *signature.certificate_roots, *filter(None, [signature.sigstore_trust_root])]
+    return [Path(p) for p in policy.sources] + [Path(p).absolute() for p in trust]
 
 
 def with_dataset_roles(policy: Policy, *, label_column: str | None = None,
@@ -87,7 +119,7 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
     loaded, _rules, bound = load_configuration(policy, rules_dir)
     loaded = with_dataset_roles(loaded, label_column=label_column, text_columns=text_columns)
     found = discover(paths, loaded.limits)
-    kinds = DatasetAnalyzer.kinds
+    kinds = DATASET_KINDS
     groups = group_shards((i.artifact.path, i.artifact.kind.value) for i in found.items if i.artifact.kind in kinds)
     items = tuple(replace(i, dataset_group=groups.get(i.artifact.path)) for i in found.items)
     if executor is None:
@@ -99,9 +131,13 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
     results = executor.run(items, bound, loaded, callback)
     findings = [f for r in results for f in r.findings]
     errors = list(found.errors) + [e for r in results for e in r.errors]
-    for artifact, facts, group_errors in merge_groups(results, loaded.settings):
-        findings.extend(findings_for(artifact, facts, bound))
-        errors.extend(group_errors)
+    if any(r.partials for r in results):
+        # Only a scan with dataset shards pays for the dataset stack (numpy) in the parent.
+        from aisec.analyzers.dataset_shards import merge_groups
+
+        for artifact, facts, group_errors in merge_groups(results, loaded.settings):
+            findings.extend(findings_for(artifact, facts, bound))
+            errors.extend(group_errors)
     findings.extend(_target_error_findings(found.errors, bound))
     floor = min_severity or loaded.min_severity
     gate = fail_on or loaded.fail_on

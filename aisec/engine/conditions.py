@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -57,12 +58,29 @@ def _build_not_in(expected: Any) -> Test:
     return lambda actual: not inside(actual)
 
 
+_WILDCARD = re.compile(r"[*?\[]")
+"""Characters that make an fnmatch pattern more than a literal name."""
+
+
 def _build_glob(expected: Any) -> Test:
     patterns = _as_list(expected) if isinstance(expected, (list, tuple)) else [expected]
     if not all(isinstance(p, str) for p in patterns):
         raise ValueError("glob patterns must be strings")
-    compiled = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns) or r"(?!)")
-    return lambda actual: isinstance(actual, str) and compiled.match(actual) is not None
+    return _glob_test(tuple(patterns))
+
+
+@functools.lru_cache(maxsize=256)
+def _glob_test(patterns: tuple[str, ...]) -> Test:
+    # Most list entries are plain names or ``module.*``: a set lookup and a prefix test, and only other
+    # wildcards are compiled (compiling every entry of the allowlists into one regex for each rule that uses
+    # them was a large share of every run's start-up). The same list is bound to many rules, hence the cache.
+    exact = frozenset(p for p in patterns if not _WILDCARD.search(p))
+    prefix_form = [p for p in patterns if p.endswith("*") and not _WILDCARD.search(p[:-1])]
+    prefixes = tuple(p[:-1] for p in prefix_form)
+    wild = [p for p in patterns if _WILDCARD.search(p) and p not in prefix_form]
+    compiled = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in wild)) if wild else None
+    return lambda actual: isinstance(actual, str) and (
+        actual in exact or actual.startswith(prefixes) or (compiled is not None and compiled.match(actual) is not None))
 
 
 def _build_matches(expected: Any) -> Test:

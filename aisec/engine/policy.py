@@ -9,70 +9,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from typing import TYPE_CHECKING, Any
 
 from aisec.engine.list_sources import LIST_SOURCES
 from aisec.engine.policy_settings import check_settings
-from aisec.engine.yamlio import first_validation_problem, read_yaml
 from aisec.errors import PolicyError
 from aisec.limits import Limits
 from aisec.model import Scalar, Severity
 from aisec.suggest import unknown_key
 
-SeverityName = Literal["critical", "high", "medium", "low", "info"]
+if TYPE_CHECKING:
+    from aisec.engine.policy_schema import _ListEntry, _NamedList, _PolicySpec
+
 MAX_EXTENDS_DEPTH = 8
-
-
-class _ListEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    value: str | int | float
-    reason: str = Field(min_length=3)
-
-
-class _NamedList(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    entries: list[_ListEntry] = Field(default_factory=list)
-    include: list[str] = Field(default_factory=list)
-
-
-class _SuppressionSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    rule: str = Field(min_length=1)
-    path: str | None = None
-    fingerprint: str | None = None
-    justification: str = Field(min_length=10)
-    expires: dt.date | None = None
-
-    @model_validator(mode="after")
-    def _scoped(self) -> _SuppressionSpec:
-        if self.path is None and self.fingerprint is None:
-            raise ValueError("a suppression needs a 'path' glob and/or a 'fingerprint'")
-        return self
-
-
-class _RuleSelection(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    include: list[str] = Field(default_factory=lambda: ["*"])
-    tags: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list)
-
-
-class _PolicySpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(min_length=1)
-    description: str = ""
-    extends: str | None = None
-    rules: _RuleSelection | None = None
-    fail_on: SeverityName | None = None
-    min_severity: SeverityName | None = None
-    severity_overrides: dict[str, SeverityName] = Field(default_factory=dict)
-    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    lists: dict[str, list[_ListEntry] | _NamedList] = Field(default_factory=dict)
-    suppressions: list[_SuppressionSpec] = Field(default_factory=list)
-    settings: dict[str, Any] = Field(default_factory=dict)
-    limits: dict[str, int | float] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,6 +99,8 @@ def _locate(ref: str, *, policies_dir: Path, base: Path) -> Path:
 
 
 def _load_chain(path: Path, *, policies_dir: Path) -> list[tuple[Path, _PolicySpec]]:
+    from aisec.engine.yamlio import read_yaml  # YAML and pydantic load only when a policy file is read
+
     chain: list[tuple[Path, _PolicySpec]] = []
     seen: set[Path] = set()
     current: Path | None = path
@@ -170,6 +121,11 @@ def _load_chain(path: Path, *, policies_dir: Path) -> list[tuple[Path, _PolicySp
 def _validate(raw: Any, *, source: str) -> _PolicySpec:
     if not isinstance(raw, Mapping):
         raise PolicyError("a policy file must hold one YAML mapping", source=source)
+    from pydantic import ValidationError
+
+    from aisec.engine.policy_schema import _PolicySpec
+    from aisec.engine.yamlio import first_validation_problem
+
     try:
         spec = _PolicySpec.model_validate(dict(raw))
     except ValidationError as exc:
@@ -226,6 +182,8 @@ def _list_entries(value: list[_ListEntry] | _NamedList, *, source: str,
 
 
 def _build(merged: dict[str, Any], *, sources: tuple[str, ...]) -> Policy:
+    from aisec.engine.policy_schema import _RuleSelection
+
     source = sources[-1]
     selection: _RuleSelection = merged["rules"] or _RuleSelection()
     limits = Limits().overlay(merged["limits"], source=source)

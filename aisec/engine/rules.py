@@ -6,41 +6,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from aisec.engine.conditions import Condition, ConditionSyntaxError, fact_keys, parse_condition
-from aisec.engine.yamlio import first_validation_problem, read_yaml
 from aisec.errors import RuleError
 from aisec.model import ArtifactKind, Confidence, RuleDescriptor, Severity
 
-RULE_ID = r"^AISEC-(MDL|DAT|SIG|GEN)-\d{3}$"
+if TYPE_CHECKING:
+    from aisec.engine.rule_schema import _RuleSpec
+
 INFORMATION_URI = "https://github.com/aisec-dev/aisec"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _TEMPLATE_NAMES = frozenset({"value", "path", "member", "line", "fact", "kind", "pointer"})
-
-
-class _RuleSpec(BaseModel):
-    """The rule file schema (a trust boundary: user rule folders are validated the same way)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    id: str = Field(pattern=RULE_ID)
-    name: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=120)
-    short_description: str = Field(min_length=10, max_length=300)
-    full_description: str = Field(min_length=10, max_length=1024)
-    severity: Literal["critical", "high", "medium", "low", "info"]
-    confidence: Literal["very-high", "high", "medium", "low"]
-    applies_to: list[str] = Field(min_length=1)
-    when: dict[str, Any]
-    evidence: str | None = None
-    message: str = Field(min_length=5)
-    remediation: str = Field(min_length=5)
-    cwe: list[str] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list, max_length=12)
-    references: list[str] = Field(default_factory=list)
-    help_uri: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +44,12 @@ def parse_rule(raw: Any, *, source: str, known_facts: Mapping[str, str]) -> Rule
     rule_id = raw.get("id") if isinstance(raw, Mapping) and isinstance(raw.get("id"), str) else None
     if not isinstance(raw, Mapping):
         raise RuleError("a rule file must hold one YAML mapping", source=source)
+    # pydantic (and YAML) are imported only when rules are validated, not when cached rules are reused.
+    from pydantic import ValidationError
+
+    from aisec.engine.rule_schema import _RuleSpec
+    from aisec.engine.yamlio import first_validation_problem
+
     try:
         spec = _RuleSpec.model_validate(dict(raw))
     except ValidationError as exc:
@@ -142,6 +125,8 @@ def load_rules(directory: Path, *, known_facts: Mapping[str, str]) -> tuple[Rule
     """Load every ``*.yaml`` rule below ``directory`` (except ``policies/``); duplicate ids are errors."""
     if not directory.is_dir():
         raise RuleError("rules directory not found", source=str(directory))
+    from aisec.engine.yamlio import read_yaml
+
     rules: dict[str, Rule] = {}
     for path in sorted(directory.rglob("*.yaml")):
         if "policies" in path.relative_to(directory).parts:

@@ -1,0 +1,204 @@
+"""Reuse validated rules and policies across runs: a JSON cache keyed by the digest of everything they came from.
+
+Validating the built-in rules and the default policy means importing YAML and pydantic and the whole fact
+catalog (every analyzer, numpy and scipy included); a scan of one pickle should not pay that on every run.
+A cache entry holds the validated objects as plain JSON (never pickle) plus what they were built from: the
+aisec version, the stat fingerprint of aisec's own code and of the packages that feed policy lists, and the
+SHA-256 over every input file (each rule file; each policy file of an ``extends`` chain). Any difference
+means the entry is rebuilt; any problem reading or writing the cache means the objects are validated again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import functools
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from aisec import __version__
+
+T = TypeVar("T")
+CACHE_ENV = "AISEC_CACHE_DIR"
+"""Where cache entries live (default ``$XDG_CACHE_HOME/aisec`` or ``~/.cache/aisec``); empty turns caching off."""
+MAX_ENTRY_BYTES = 16 * 1024 * 1024
+"""A cache entry larger than this is ignored (and rebuilt)."""
+_CODE_ROOT = Path(__file__).resolve().parent.parent
+_LIST_PACKAGES = ("modelscan",)
+"""Installed packages whose data feeds policy lists (``lists.NAME.include``)."""
+
+
+def cache_dir() -> Path | None:
+    """The cache folder, or ``None`` when caching is turned off."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured is not None:
+        return Path(configured) if configured else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "aisec"
+
+
+def file_digest(paths: Iterable[Path]) -> str:
+    """SHA-256 over the names and contents of ``paths`` (in the given order)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        data = path.read_bytes()
+        digest.update(f"{path}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """Version, and size and mtime of every module of aisec and of the list-source packages (once per process)."""
+    parts = [__version__]
+    roots = [_CODE_ROOT]
+    for name in _LIST_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            roots.append(Path(spec.origin).parent)
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for name in sorted(filenames):
+                if name.endswith(".py"):
+                    info = os.stat(os.path.join(dirpath, name))
+                    parts.append(f"{dirpath}/{name}:{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def cached(kind: str, identity: str, build: Callable[[], T], inputs: Callable[[T], Sequence[Path]]) -> T:
+    """``build()``, or the value it returned last time, when nothing it came from has changed since.
+
+    ``identity`` names the entry (one file per identity, so the cache does not grow with every edit) and
+    must cover how the inputs were found (a folder's listing, a path relative to the working folder);
+    ``inputs(value)`` names the files the value was built from, whose contents key the entry. Values are
+    frozen dataclasses, enums, tuples, lists, dicts, mappings, frozensets, dates and JSON scalars.
+    """
+    folder = cache_dir()
+    if folder is None:
+        return build()
+    try:
+        code = code_fingerprint()
+    except OSError:
+        return build()
+    entry = folder / f"{kind}-{hashlib.sha256(identity.encode('utf-8', 'surrogateescape')).hexdigest()[:24]}.json"
+    hit = _read(entry, identity, code)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    value = build()
+    try:
+        paths = [str(p) for p in inputs(value)]
+        _write(entry, {"identity": identity, "code": code, "inputs": paths,
+                       "digest": file_digest(Path(p) for p in paths), "value": encode(value)})
+    except (OSError, TypeError, ValueError, RecursionError):
+        pass  # a read-only home or an unencodable value: the next run validates again
+    return value
+
+
+def _read(entry: Path, identity: str, code: str) -> Any:
+    try:
+        if entry.stat().st_size > MAX_ENTRY_BYTES:
+            return None
+        document = json.loads(entry.read_text(encoding="utf-8"))
+        if document["identity"] != identity or document["code"] != code:
+            return None
+        paths = document["inputs"]
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            return None
+        if file_digest(Path(p) for p in paths) != document["digest"]:
+            return None
+        return decode(document["value"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError, RecursionError):
+        return None  # missing, stale, corrupt or from another version: validate again
+
+
+def _write(entry: Path, document: dict[str, Any]) -> None:
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temp, entry)  # atomic: a concurrent reader sees the old entry or the new one
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def encode(value: Any) -> Any:
+    """A JSON-ready form of ``value`` that :func:`decode` turns back into an equal value."""
+    if value is None or (isinstance(value, (bool, int, float, str)) and not isinstance(value, enum.Enum)):
+        return value
+    if isinstance(value, enum.Enum):
+        return {"$enum": _name(type(value)), "v": value.value}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return {"$dc": _name(type(value)), "f": fields}
+    if isinstance(value, tuple):
+        return {"$t": [encode(v) for v in value]}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    if isinstance(value, frozenset):
+        return {"$fs": sorted((encode(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))}
+    if isinstance(value, MappingProxyType):
+        return {"$mp": [[encode(k), encode(v)] for k, v in value.items()]}
+    if isinstance(value, dict):
+        return {"$d": [[encode(k), encode(v)] for k, v in value.items()]}
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return {"$date": value.isoformat()}
+    raise TypeError(f"cannot cache a {type(value).__name__}")
+
+
+def decode(value: Any) -> Any:
+    """The value :func:`encode` was given; only aisec's own classes are ever constructed."""
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "$t" in value:
+        return tuple(decode(v) for v in value["$t"])
+    if "$fs" in value:
+        return frozenset(decode(v) for v in value["$fs"])
+    if "$mp" in value:
+        return MappingProxyType({decode(k): decode(v) for k, v in value["$mp"]})
+    if "$d" in value:
+        return {decode(k): decode(v) for k, v in value["$d"]}
+    if "$date" in value:
+        return dt.date.fromisoformat(value["$date"])
+    if "$enum" in value:
+        return _class(value["$enum"])(value["v"])
+    if "$dc" in value:
+        cls = _class(value["$dc"])
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            raise TypeError(f"{value['$dc']} is not a dataclass")
+        return cls(**{name: decode(v) for name, v in _mapping(value["f"]).items()})
+    raise ValueError("not a cache value")
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("dataclass fields must be a mapping")
+    return value
+
+
+def _name(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _class(name: str) -> Any:
+    module, _, qualname = name.partition(":")
+    if not module.startswith("aisec.") or not qualname.isidentifier():
+        raise TypeError(f"refusing to construct {name!r} from the cache")
+    return getattr(importlib.import_module(module), qualname)
+
+
+__all__ = ["CACHE_ENV", "cache_dir", "cached", "code_fingerprint", "decode", "encode", "file_digest"]

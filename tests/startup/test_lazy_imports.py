@@ -1,0 +1,59 @@
+"""Start-up stays light: scanning a model imports no dataset or signing stack, and the registry agrees with itself."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aisec.analyzers import REGISTRY, all_analyzers, analyzers_for
+from aisec.model import ArtifactKind
+
+REPO = Path(__file__).resolve().parents[2]
+DATASET_STACK = ("numpy", "scipy", "sklearn", "pyarrow", "cleanlab", "pandas")
+CONFIG_STACK = ("pydantic", "yaml", "cryptography", "jinja2", "modelscan")
+
+
+def _modules_after(code: str, cwd: Path) -> set[str]:
+    """The top-level packages a fresh interpreter holds after running ``code``."""
+    probe = code + "\nimport sys, json\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd, timeout=120,
+                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(cwd)})
+    assert run.returncode == 0, run.stderr
+    return set(json.loads(run.stdout.splitlines()[-1]))
+
+
+def test_registry_kinds_are_the_analyzers_own() -> None:
+    for entry, analyzer in zip(REGISTRY, all_analyzers(), strict=True):
+        assert type(analyzer).__name__ == entry.name
+        assert entry.kinds == analyzer.kinds, entry.name
+
+
+@pytest.mark.parametrize("kind", list(ArtifactKind))
+def test_analyzers_for_is_the_registry_order(kind: ArtifactKind) -> None:
+    expected = [a for a in all_analyzers() if kind in a.kinds]
+    assert list(analyzers_for(kind)) == expected
+
+
+def test_scanning_a_pickle_loads_no_dataset_or_config_stack(tmp_path: Path) -> None:
+    target = tmp_path / "model.pkl"
+    target.write_bytes(pickle.dumps({"w": [1.0, 2.0]}))
+    code = (f"from aisec.scan import scan\nreport = scan([{str(target)!r}], jobs=0)\n"
+            "assert report.artifacts and not report.errors, report.errors\n")
+    cold = _modules_after(code, tmp_path)  # validates the rules (every analyzer) and fills the cache
+    assert {"pydantic", "yaml"} <= cold
+    warm = _modules_after(code, tmp_path)
+    heavy = warm & {*DATASET_STACK, *CONFIG_STACK}
+    assert not heavy, sorted(heavy)
+
+
+def test_scanning_a_dataset_still_runs_the_dataset_analyzer(tmp_path: Path) -> None:
+    target = tmp_path / "train.csv"
+    target.write_text("text,label\n" + "".join(f"row {i} is fine,{i % 2}\n" for i in range(40)))
+    code = (f"from aisec.scan import scan\nreport = scan([{str(target)!r}], jobs=0)\n"
+            "assert report.artifacts[0].kind.value == 'csv' and not report.errors, report.errors\n")
+    assert "numpy" in _modules_after(code, tmp_path)
