@@ -7,13 +7,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from aisec.engine.yamlio import first_validation_problem, read_yaml
 from aisec.errors import ConfigError
 from aisec.model import Severity
+
+if TYPE_CHECKING:
+    from aisec.config_schema import _ProjectSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,18 +42,6 @@ DEFAULTS: Mapping[str, str | None] = {"policy": "default", "fail_on": None, "min
 
 SeverityName = Literal["critical", "high", "medium", "low", "info"]
 FormatName = Literal["text", "json", "sarif", "gitlab-sast"]
-
-
-class _ProjectSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    policy: str | None = None
-    fail_on: SeverityName | None = None
-    min_severity: SeverityName | None = None
-    format: FormatName | None = None
-    rules: str | None = None
-    label_column: str | None = Field(default=None, min_length=1)
-    text_columns: list[Annotated[str, Field(min_length=1)]] | None = None
-
 
 @dataclass(frozen=True, kw_only=True)
 class Setting:
@@ -141,6 +129,11 @@ def _pick(key: str, flag: str | None, env: Mapping[str, str], spec: _ProjectSpec
 
 
 def _check_env(key: str, raw: str, var: str) -> str:
+    from pydantic import ValidationError  # only when the environment sets something: pydantic is slow to import
+
+    from aisec.config_schema import _ProjectSpec
+    from aisec.engine.yamlio import first_validation_problem
+
     try:
         if key in ("fail_on", "min_severity"):
             return Severity.parse(raw).value
@@ -218,6 +211,11 @@ def _has_tool_table(path: Path) -> bool:
 
 
 def _read_project(path: Path) -> _ProjectSpec:
+    from pydantic import ValidationError
+
+    from aisec.config_schema import _ProjectSpec
+    from aisec.engine.yamlio import first_validation_problem, read_yaml
+
     source = str(path)
     raw: Any
     if path.suffix == ".toml":

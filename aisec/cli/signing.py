@@ -5,21 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aisec.cli.output import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, Verbs, error, stdout
 from aisec.errors import AisecError
-from aisec.signing.hashing import HASH_TYPES
-from aisec.signing.sign import DEFAULT_SHARD_SIZE, default_signature_path, sign_model
-from aisec.signing.trust import (
-    CertificateTrust,
-    KeyTrust,
-    SigstoreTrust,
-    TrustConfig,
-    load_certificates,
-    load_public_key,
-    load_sigstore_root,
-)
-from aisec.signing.verify import VerificationResult, verify_model
+from aisec.signing.hashing import DEFAULT_SHARD_SIZE, HASH_TYPES
+
+if TYPE_CHECKING:
+    from aisec.signing.trust import TrustConfig
+    from aisec.signing.verify import VerificationResult
 
 EXIT_VALID = EXIT_OK
 EXIT_INVALID = EXIT_FINDINGS
@@ -110,6 +104,8 @@ def run_sign(args: argparse.Namespace) -> int:
     """Sign; 0 on success, 2 when signing was impossible."""
     if args.certificate_chain and not args.certificate:
         return error("--certificate-chain needs --certificate")
+    from aisec.signing.sign import sign_model  # cryptography loads only for the verb that signs
+
     password: bytes | None = None
     try:
         if args.password_file:
@@ -207,6 +203,15 @@ def configure_verify_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _trust(args: argparse.Namespace) -> TrustConfig | str:
+    from aisec.signing.trust import (
+        CertificateTrust,
+        KeyTrust,
+        SigstoreTrust,
+        load_certificates,
+        load_public_key,
+        load_sigstore_root,
+    )
+
     if args.public_key and args.certificate_chain:
         return "give either --public-key or --certificate-chain, not both"
     if args.public_key:
@@ -272,6 +277,9 @@ def render(result: VerificationResult) -> str:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Verify; 0 valid, 1 invalid, 2 when verification could not be attempted."""
+    from aisec.signing.sign import default_signature_path
+    from aisec.signing.verify import verify_model
+
     try:
         trust = _trust(args)
         if isinstance(trust, str):

@@ -7,14 +7,16 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aisec.datasets.reading import ReadResult, read_dataset
 from aisec.datasets.settings import DatasetSettings
 from aisec.errors import AisecError
 from aisec.limits import Limits
 from aisec.model import ArtifactKind
 from aisec.sniff import SNIFF_BYTES, sniff
+
+if TYPE_CHECKING:
+    from aisec.datasets.reading import ReadResult
 
 MANIFEST_VERSION = 1
 SIBLING_NAME = "aisec-dataset-manifest.json"
@@ -73,6 +75,8 @@ def build_manifest(root: Path, *, settings: DatasetSettings | None = None, limit
     settings = settings or DatasetSettings()
     limits = limits or Limits()
     files = {}
+    from aisec.datasets.reading import read_dataset  # the readers (pyarrow) load only when files are read
+
     for rel, path, kind in dataset_files(root):
         result = read_dataset(path, kind, settings=settings, limits=limits)
         files[rel] = summarise(result, kind).as_json()
@@ -129,6 +133,8 @@ def check_directory(root: Path, manifest_path: Path, *, settings: DatasetSetting
     manifest = load_manifest(manifest_path)
     settings = settings or DatasetSettings()
     limits = limits or Limits()
+    from aisec.datasets.reading import read_dataset
+
     current = {rel: summarise(read_dataset(path, kind, settings=settings, limits=limits), kind)
                for rel, path, kind in dataset_files(root)}
     return compare(manifest, current)

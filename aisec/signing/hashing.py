@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+DEFAULT_SHARD_SIZE = 1_000_000_000
+"""model_signing's default shard size (1 GB)."""
 HASH_TYPES: tuple[str, ...] = ("sha256", "blake2b", "blake3")
 """Hash types the OMS format records in ``serialization.hash_type``."""
 

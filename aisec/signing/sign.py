@@ -15,6 +15,7 @@ from aisec.errors import AisecError
 from aisec.signing import dsse
 from aisec.signing.bundle import encode_bundle
 from aisec.signing.digest import digest_layout, normalize_ignore_paths, relative_inside
+from aisec.signing.hashing import DEFAULT_SHARD_SIZE
 from aisec.signing.layout import scan_layout
 from aisec.signing.manifest import Serialization, encode_statement, root_digest, sort_resources
 from aisec.signing.names import DEFAULT_GIT_PATHS
@@ -22,8 +23,6 @@ from aisec.signing.names import DEFAULT_GIT_PATHS
 DEFAULT_SIGNATURE_NAME = "model.sig"
 OTHER_VCS_PATHS = (".hg", ".svn", ".bzr", ".jj")
 """Version-control folders (besides git's, which model_signing always skips) left out when present."""
-DEFAULT_SHARD_SIZE = 1_000_000_000
-"""model_signing's default shard size (1 GB)."""
 
 
 class SigningError(AisecError):

@@ -89,3 +89,17 @@ def test_refused_classes_and_values() -> None:
         config_cache.encode(object())
     value = {"a": (1, frozenset({"x"})), 2: [None, 1.5]}
     assert config_cache.decode(json.loads(json.dumps(config_cache.encode(value)))) == value
+
+
+def test_trust_files_a_policy_names_are_inputs_of_its_entry(cache: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    key = tmp_path / "release.pub"
+    key.write_bytes((Path(__file__).parents[1] / "data/signing/keys/signing-key-pub.pem").read_bytes())
+    policy = tmp_path / "signed.yaml"
+    policy.write_text("name: signed\nextends: default\nsettings:\n  signature:\n    public_keys: [release.pub]\n")
+    assert cached_policy(policy).settings["signature"]["public_keys"] == ["release.pub"]
+    assert cached_policy(policy).name == "signed"
+    key.unlink()
+    with pytest.raises(PolicyError, match="trust file"):
+        cached_policy(policy)  # checked again at load, as without the cache

@@ -57,3 +57,9 @@ def test_scanning_a_dataset_still_runs_the_dataset_analyzer(tmp_path: Path) -> N
     code = (f"from aisec.scan import scan\nreport = scan([{str(target)!r}], jobs=0)\n"
             "assert report.artifacts[0].kind.value == 'csv' and not report.errors, report.errors\n")
     assert "numpy" in _modules_after(code, tmp_path)
+
+
+def test_the_command_line_parser_loads_no_heavy_stack(tmp_path: Path) -> None:
+    loaded = _modules_after("import aisec.cli\naisec.cli.build_parser()\n", tmp_path)
+    heavy = loaded & {*DATASET_STACK, *CONFIG_STACK}
+    assert not heavy, sorted(heavy)
