@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import traceback
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from aisec.analyzers import AnalysisContext, Analyzer, analyzers_for
-from aisec.discovery import Discovered, zip_names
+from aisec.discovery import Discovered, sha256_of, zip_names
 from aisec.engine.evaluate import BoundRule, findings_for
 from aisec.engine.policy import Policy
 from aisec.errors import AisecError, ArtifactError, LimitExceeded
@@ -34,9 +34,17 @@ class ArtifactResult:
 def analyze_artifact(item: Discovered, rules: Sequence[BoundRule], policy: Policy) -> ArtifactResult:
     """Analyze one artifact and evaluate the rules over its facts; failures become data, never exceptions."""
     artifact = item.artifact
+    hash_error = None
+    if item.hash_content:
+        try:
+            artifact = replace(artifact, sha256=sha256_of(_real(item.fs_path), policy.limits))
+        except OSError as exc:
+            hash_error = f"cannot hash: {exc.strerror or exc}"
     context = AnalysisContext(path=artifact.path, limits=policy.limits, settings=policy.settings,
                               nested=_analyze_nested, fs_path=item.fs_path, dataset_group=item.dataset_group)
     facts = list(_core_facts(artifact, context))
+    if hash_error is not None:
+        context.error("io", hash_error)
     if artifact.size > policy.limits.max_file_bytes:
         context.error("limit", f"file is larger than max_file_bytes={policy.limits.max_file_bytes}",
                       limit="max_file_bytes")
@@ -66,13 +74,16 @@ def _analyze_file(item: Discovered, context: AnalysisContext) -> list[Fact]:
         return _run(analyzers, BytesSource(b"", budget=0), context)
     try:
         # Discovery only keeps symlinks whose target stays inside the scanned root; read that target.
-        real = item.fs_path.resolve() if item.fs_path.is_symlink() else item.fs_path
-        source = FileSource(real, budget=context.limits.max_read_bytes)
+        source = FileSource(_real(item.fs_path), budget=context.limits.max_read_bytes)
     except OSError as exc:
         context.error("io", f"cannot open: {exc.strerror or exc}")
         return []
     with source:
         return _run(analyzers, source, context)
+
+
+def _real(fs_path: Path) -> Path:
+    return fs_path.resolve() if fs_path.is_symlink() else fs_path
 
 
 def _run(analyzers: Sequence[Analyzer], source: Source, context: AnalysisContext) -> list[Fact]:

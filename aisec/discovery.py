@@ -36,6 +36,8 @@ class Discovered:
     fs_path: Path
     dataset_group: str | None = None
     """The shard group (``data/train-*-of-00008.parquet``) this dataset file belongs to, if any."""
+    hash_content: bool = False
+    """Whether the analysis computes the file's SHA-256 for the report (asked for, and the file is a file)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,7 +204,8 @@ def _inside(target: Path, scope: Path) -> bool:
 
 
 def describe(fs_path: Path, rel: str, limits: Limits) -> Artifact:
-    """Sniff and hash one file. Reads the head, and the whole file only when it is under ``max_hash_bytes``."""
+    """Sniff one file: its head, and a zip's central directory. It is not hashed here (see :func:`sha256_of`):
+    a SHA-256 is computed, by a worker, only when the scan asks for hashes."""
     with open(fs_path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         head = handle.read(SNIFF_BYTES)
@@ -210,8 +213,18 @@ def describe(fs_path: Path, rel: str, limits: Limits) -> Artifact:
         if head.startswith(b"PK"):
             names = zip_names(handle, limits)
         kind = sniff(head, zip_names=names, name=fs_path.name)
-        digest = _sha256(handle, size, limits) if size <= limits.max_hash_bytes else ""
-    return Artifact(path=rel, kind=kind, size=size, sha256=digest, declared_kind=declared_kind(fs_path.name))
+    return Artifact(path=rel, kind=kind, size=size, sha256="", declared_kind=declared_kind(fs_path.name))
+
+
+def sha256_of(fs_path: Path, limits: Limits) -> str:
+    """The file's SHA-256, or "" when it is larger than ``max_hash_bytes`` (read in ``HASH_CHUNK`` pieces)."""
+    with open(fs_path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size > limits.max_hash_bytes:
+            return ""
+        digest = hashlib.sha256()
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def zip_names(handle: io.BufferedReader | io.BytesIO, limits: Limits) -> tuple[str, ...]:
@@ -223,14 +236,6 @@ def zip_names(handle: io.BufferedReader | io.BytesIO, limits: Limits) -> tuple[s
             return tuple(i.filename for i in infos[: limits.max_archive_members])
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return ()
-
-
-def _sha256(handle: io.BufferedReader, size: int, limits: Limits) -> str:
-    handle.seek(0)
-    digest = hashlib.sha256()
-    while chunk := handle.read(HASH_CHUNK):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _model_folders(items: dict[str, Discovered], scope: Path, root: Path) -> Iterator[Discovered]:

@@ -107,13 +107,15 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
          today: dt.date | None = None, fail_on: Severity | None = None, min_severity: Severity | None = None,
          jobs: int | None = None, executor: Executor | None = None,
          progress: Callable[[int, int], Progress] | None = None, label_column: str | None = None,
-         text_columns: Sequence[str] = ()) -> Report:
+         text_columns: Sequence[str] = (), hashes: bool = False) -> Report:
     """Scan files and folders under a policy and return the report. Never executes an artifact.
 
     ``jobs`` worker processes analyze artifacts in parallel (default: one per CPU; each file gets
     ``max_seconds_per_file``); ``jobs=0`` analyzes in this process. The report does not depend on ``jobs``.
     ``progress(files, bytes)``, when given, is called once after discovery and returns a per-artifact callback.
     ``label_column``/``text_columns`` name the dataset columns for every file (see :func:`with_dataset_roles`).
+    ``hashes`` puts each file's SHA-256 (files up to ``max_hash_bytes``) in the report, computed by the
+    workers; without it no file is read whole just to be hashed.
     """
     started = _now()
     loaded, _rules, bound = load_configuration(policy, rules_dir)
@@ -121,7 +123,9 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
     found = discover(paths, loaded.limits)
     kinds = DATASET_KINDS
     groups = group_shards((i.artifact.path, i.artifact.kind.value) for i in found.items if i.artifact.kind in kinds)
-    items = tuple(replace(i, dataset_group=groups.get(i.artifact.path)) for i in found.items)
+    items = tuple(replace(i, dataset_group=groups.get(i.artifact.path),
+                          hash_content=hashes and i.artifact.kind is not ArtifactKind.DIRECTORY)
+                  for i in found.items)
     if executor is None:
         count = default_jobs() if jobs is None else jobs
         executor = InProcessExecutor() if count == 0 else ProcessExecutor(count)

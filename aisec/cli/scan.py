@@ -76,6 +76,9 @@ def add_verbs(verbs: Verbs) -> None:
                       help="worker processes (default and most: one per CPU; 0 analyzes in-process without the "
                            "per-file time budget)")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress line on the terminal")
+    scan.add_argument("--hashes", action="store_true",
+                      help="put each file's SHA-256 in the report (files up to max_hash_bytes; always done with "
+                           "--attest); without it no file is read whole just to be hashed")
     scan.add_argument("--no-color", action="store_true", help="never colour the text report")
     scan.add_argument("--config", metavar="FILE",
                       help="project file to read (aisec.yaml or pyproject.toml); default: the working directory's")
@@ -112,7 +115,8 @@ def run_scan(args: argparse.Namespace) -> int:
         report = scan(args.paths, policy=settings.policy, rules_dir=settings.rules, fail_on=settings.fail_on,
                       min_severity=settings.min_severity, jobs=worker_count(args.jobs),
                       progress=progress if show else None,
-                      label_column=settings.label_column, text_columns=settings.text_columns)
+                      label_column=settings.label_column, text_columns=settings.text_columns,
+                      hashes=args.hashes or settings.attestation is not None)
     finally:
         for line in lines:
             line.close()

@@ -28,7 +28,7 @@ def _reports(tmp_path: Path) -> dict[str, Report]:
     (broken / "cut.pkl").write_bytes(fixture_path("AISEC-GEN-001", "fail", "truncated.pkl").read_bytes())
     return {
         "clean": scan([clean]),
-        "findings": scan([fixture_path("AISEC-MDL-001")]),
+        "findings": scan([fixture_path("AISEC-MDL-001")], hashes=True),
         "errors": scan([broken, tmp_path / "missing"]),
         "suppressed": scan([fixture_path("AISEC-MDL-002")], policy=_suppressing_policy(tmp_path)),
     }
