@@ -15,10 +15,6 @@ from aisec.model import Severity
 if TYPE_CHECKING:
     from aisec.config_schema import _ProjectSpec
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 PROJECT_FILES = ("aisec.yaml", ".aisec.yaml")
 """Project files read implicitly, from the working directory only, in this order of precedence."""
@@ -189,6 +185,15 @@ def _ignored_in_targets(targets: Sequence[str | Path], cwd: Path, used: Path | N
     return notices
 
 
+def _toml() -> Any:
+    """tomllib (tomli before Python 3.11), imported only when a pyproject.toml is there to read."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
 def _has_tool_table(path: Path) -> bool:
     """Whether ``path`` configures aisec: a ``tool.aisec`` table, however it is spelled in TOML.
 
@@ -202,6 +207,7 @@ def _has_tool_table(path: Path) -> bool:
         return False
     if b"aisec" not in head:
         return False
+    tomllib = _toml()
     try:
         document = tomllib.loads(head.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -235,6 +241,7 @@ def _read_project(path: Path) -> _ProjectSpec:
 
 
 def _read_toml_table(path: Path) -> Any:
+    tomllib = _toml()
     try:
         if path.stat().st_size > MAX_PYPROJECT_BYTES:
             raise ConfigError(f"file is larger than {MAX_PYPROJECT_BYTES} bytes", source=str(path))

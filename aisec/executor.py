@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from aisec import file_progress
 from aisec.analysis import ArtifactResult, analyze_artifact, failed_result
+from aisec.analyzers import analyzers_for
 from aisec.discovery import Discovered
 from aisec.engine.evaluate import BoundRule
 from aisec.engine.policy import Policy
@@ -133,6 +134,8 @@ class ProcessExecutor:
         pending = list(range(len(items)))[::-1]
         workers: list[_Worker] = []
         budget = policy.limits.max_seconds_per_file
+        for kind in sorted({item.artifact.kind for item in items}, key=lambda k: k.value):
+            analyzers_for(kind)  # import them once here, so forked workers share them instead of each importing
         try:
             for _ in range(min(self.jobs, len(items))):
                 workers.append(self._spawn(rules, policy))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from aisec.cli.output import EXIT_FINDINGS, EXIT_OK, Verbs, check_writable, error
-from aisec.datasets.manifest import SIBLING_NAME, build_manifest, check_directory, dump
+from aisec.datasets import MANIFEST_NAME as SIBLING_NAME
 from aisec.errors import AisecError
 
 EXIT_CHANGED = EXIT_FINDINGS
@@ -36,6 +36,8 @@ def add_verbs(verbs: Verbs) -> None:
 
 def run_manifest(args: argparse.Namespace) -> int:
     """Run ``manifest`` or ``check``; 0 = written/unchanged, 1 = changed, 2 = error."""
+    from aisec.datasets.manifest import build_manifest, check_directory, dump
+
     root = Path(args.path)
     if not root.exists():
         return error(f"{root}: path does not exist")

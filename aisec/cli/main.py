@@ -3,36 +3,56 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from aisec import __version__
-from aisec.cli import attestation, config, dataset, report, rules, scan, signing
 from aisec.cli.output import EXIT_CODES_HELP, EXIT_ERROR, SubcommandParser, Verbs, error
 from aisec.errors import AisecError
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 """Standard output was closed by its reader before everything was written."""
 
-VERB_GROUPS: tuple[Callable[[Verbs], None], ...] = (
-    scan.add_verbs,
-    rules.add_verbs,
-    signing.add_verbs,
-    config.add_verbs,
-    report.add_verbs,
-    attestation.add_verbs,
-    dataset.add_verbs,
-)
-"""Every subcommand, registered by its module's ``add_verbs`` (here and nowhere else), in ``--help`` order."""
+VERB_MODULES: Mapping[str, str] = {
+    "scan": "aisec.cli.scan",
+    "rules": "aisec.cli.rules",
+    "sign": "aisec.cli.signing",
+    "verify": "aisec.cli.signing",
+    "config": "aisec.cli.config",
+    "report": "aisec.cli.report",
+    "verify-attestation": "aisec.cli.attestation",
+    "dataset": "aisec.cli.dataset",
+}
+"""Every subcommand and the module whose ``add_verbs`` registers it (here and nowhere else), in ``--help`` order.
+A command line naming a verb imports only that verb's module (start-up); ``--help`` and errors import all."""
+
+
+def verb_groups(verb: str | None = None) -> tuple[Callable[[Verbs], None], ...]:
+    """The ``add_verbs`` functions to register: the module of ``verb`` when it is one, none for ``--version``
+    (which prints and exits before any verb is needed), else every module."""
+    if verb == "--version":
+        return ()
+    chosen = VERB_MODULES.get(verb or "")
+    modules = [chosen] if chosen is not None else list(dict.fromkeys(VERB_MODULES.values()))
+    return tuple(importlib.import_module(name).add_verbs for name in modules)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "VERB_GROUPS":  # every group, in --help order (imports every verb module)
+        return verb_groups()
+    raise AttributeError(f"module 'aisec.cli.main' has no attribute {name!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(given[0] if given else None)
+    args = parser.parse_args(given)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         code = handler(args)
@@ -65,13 +85,13 @@ def _reader_gone() -> int:
     return EXIT_BROKEN_PIPE
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand (or, given a known ``verb``, with that one's module only)."""
     parser = argparse.ArgumentParser(
         prog="aisec", description="Scan ML models, datasets and signatures for security problems, without "
         "executing anything.", epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"aisec {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND", parser_class=SubcommandParser)
-    for add in VERB_GROUPS:
+    for add in verb_groups(verb):
         add(verbs)
     return parser

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aisec.datasets import MANIFEST_NAME
 from aisec.datasets.settings import DatasetSettings
 from aisec.errors import AisecError
 from aisec.limits import Limits
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from aisec.datasets.reading import ReadResult
 
 MANIFEST_VERSION = 1
-SIBLING_NAME = "aisec-dataset-manifest.json"
+SIBLING_NAME = MANIFEST_NAME
 """A manifest with this name beside a dataset file is compared automatically when the policy names none."""
 DATASET_KINDS = frozenset({ArtifactKind.CSV, ArtifactKind.JSONL, ArtifactKind.PARQUET, ArtifactKind.JSON_RECORDS})
 

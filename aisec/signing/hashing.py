@@ -8,7 +8,6 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -207,6 +206,8 @@ def hash_tasks(
             if progress:
                 progress(len(batch))
     else:
+        from concurrent.futures import ThreadPoolExecutor  # (and logging): only when files are hashed
+
         with ThreadPoolExecutor(max_workers=min(count, len(batches)), thread_name_prefix="aisec-hash") as pool:
             futures = [(batch, pool.submit(_hash_batch, [tasks[i] for i in batch], hash_type)) for batch in batches]
             for batch, future in futures:

@@ -63,3 +63,25 @@ def test_the_command_line_parser_loads_no_heavy_stack(tmp_path: Path) -> None:
     loaded = _modules_after("import aisec.cli\naisec.cli.build_parser()\n", tmp_path)
     heavy = loaded & {*DATASET_STACK, *CONFIG_STACK}
     assert not heavy, sorted(heavy)
+
+
+def test_version_and_a_verb_import_only_what_they_need(tmp_path: Path) -> None:
+    code = "from aisec.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+    version = _modules_after(code, tmp_path)
+    assert "aisec" in version and not version & {"pydantic", "yaml", "numpy", "cryptography"}
+    code = ("import sys\nfrom aisec.cli.main import build_parser\nbuild_parser('scan')\n"
+            "assert not {'aisec.cli.signing', 'aisec.cli.dataset', 'aisec.cli.rules'} & set(sys.modules)\n")
+    _modules_after(code, tmp_path)
+
+
+@pytest.mark.parametrize("argv", [
+    ["scan", "models", "-f", "sarif", "-o", "out.sarif", "--hashes", "-j", "2"],
+    ["verify", "model", "--signature", "model.sig", "--public-key", "k.pem"],
+    ["rules", "list", "--policy", "strict"],
+    ["dataset", "check", "data"],
+    ["config", "show"],
+])
+def test_a_verb_parses_the_same_with_its_module_alone(argv: list[str]) -> None:
+    from aisec.cli.main import build_parser
+
+    assert vars(build_parser(argv[0]).parse_args(argv)) == vars(build_parser().parse_args(argv))
