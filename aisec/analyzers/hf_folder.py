@@ -9,10 +9,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from aisec.analyzers.base import AnalysisContext
-from aisec.analyzers.jinja_template import TEMPLATE_FACTS, template_facts
+from aisec.analyzers.jinja_facts import TEMPLATE_FACTS
 from aisec.model import ArtifactKind, Fact, Location
 from aisec.source import Source
 from aisec.strictjson import strict_json
@@ -114,14 +112,14 @@ class HFFolderAnalyzer:
     def _templates(self, name: str, config: dict[str, Any], context: AnalysisContext) -> Iterator[Fact]:
         template = config.get("chat_template")
         if isinstance(template, str):
-            yield from template_facts(template, context, source=f"{name}:chat_template",
+            yield from _template_facts(template, context, source=f"{name}:chat_template",
                                       location=self._where(context, name, pointer="/chat_template"))
         elif isinstance(template, list):
             for i, entry in enumerate(template):
                 text = entry.get("template") if isinstance(entry, dict) else None
                 if isinstance(text, str):
                     label = entry.get("name", i)
-                    yield from template_facts(text, context, source=f"{name}:chat_template.{label}",
+                    yield from _template_facts(text, context, source=f"{name}:chat_template.{label}",
                                               location=self._where(context, name,
                                                                    pointer=f"/chat_template/{i}/template"))
 
@@ -138,6 +136,8 @@ class HFFolderAnalyzer:
             context.error("limit", f"{name} holds Jinja but is larger than {MAX_YAML_BYTES} bytes; its templates "
                           "were not analyzed", location=self._where(context, name), limit="max_header_bytes")
             return
+        import yaml  # only a YAML config that holds Jinja is parsed
+
         try:
             document = yaml.safe_load(data)
         except (yaml.YAMLError, ValueError, RecursionError):
@@ -147,7 +147,7 @@ class HFFolderAnalyzer:
             if "{%" not in text and "{{" not in text:
                 continue
             templated = "template" in key.lower()
-            for fact in template_facts(text, context, source=f"{name}:{pointer.lstrip('/').replace('/', '.')}",
+            for fact in _template_facts(text, context, source=f"{name}:{pointer.lstrip('/').replace('/', '.')}",
                                        location=self._where(context, name, pointer=pointer or "/")):
                 if templated or fact.key in ("template.escape", "template.obfuscation"):
                     yield fact
@@ -206,6 +206,12 @@ class HFFolderAnalyzer:
             if kind in UNSAFE_KINDS:
                 yield context.fact("hf.unsafe_format_with_safetensors", name, location=self._where(context, name),
                                    kind=kind.value, safetensors=safe[0])
+
+
+def _template_facts(text: str, context: AnalysisContext, **where: Any) -> Iterator[Fact]:
+    from aisec.analyzers.jinja_template import template_facts  # Jinja loads only when a folder has a template
+
+    return template_facts(text, context, **where)
 
 
 def _template_configs(folder: Path, context: AnalysisContext) -> list[str]:

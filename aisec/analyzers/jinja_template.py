@@ -12,22 +12,12 @@ from jinja2 import nodes
 from jinja2.ext import Extension
 
 from aisec.analyzers.base import AnalysisContext
+from aisec.analyzers.jinja_facts import TEMPLATE_FACTS as TEMPLATE_FACTS  # re-exported for gguf
 from aisec.model import ArtifactKind, Fact, Location
 from aisec.source import Source
 
 MAX_TEMPLATE_CHARS = 1_000_000
 """Longer templates are only checked with the regex fallback (and reported as unparsed)."""
-
-TEMPLATE_FACTS: Mapping[str, str] = {
-    "template.escape": "a Jinja template reaches Python internals (dunder attributes, gadget globals, os/eval "
-                       "names); detail 'source' names the template",
-    "template.obfuscation": "a Jinja template builds attribute names from strings (concatenation, join, format, "
-                            "escapes, |attr with a computed name)",
-    "template.suspicious": "a Jinja template loads other templates or touches template internals",
-    "template.parse_error": "a Jinja template that does not parse (so it could not be fully analyzed)",
-    "template.found": "a Jinja template was found and analyzed; value is where it came from",
-}
-"""Fact keys shared by every analyzer that finds chat templates (GGUF, tokenizer configs, .jinja files)."""
 
 _DUNDER = re.compile(r"__[A-Za-z0-9_]+__")
 DANGEROUS_CALLS = frozenset({

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import struct
 from collections.abc import Iterator, Mapping
 
@@ -84,16 +85,41 @@ class NpyAnalyzer:
                                            context, where="npy-tail", index=0)
 
 
+_PLAIN_SIZES = {"?": 1, "b1": 1, "i1": 1, "u1": 1, "i2": 2, "u2": 2, "f2": 2, "i4": 4, "u4": 4, "f4": 4, "i8": 8,
+                "u8": 8, "f8": 8, "c8": 8, "c16": 16, "b": 1, "B": 1, "h": 2, "H": 2, "e": 2, "f": 4, "d": 8, "F": 8,
+                "D": 16}
+"""Itemsizes of the platform-independent numeric dtype strings (after the byte-order character)."""
+_BYTES_DESCR = re.compile(r"([SVU])(\d{1,9})|([Mm])8(\[[0-9]*[A-Za-z]+\])?")
+"""Byte strings, voids and unicode of a given length; datetimes and timedeltas (always 8 bytes)."""
+
+
+def _itemsize(descr: object) -> int | None:
+    """numpy.dtype(descr).itemsize, without importing numpy for the plain dtype strings real files hold."""
+    if isinstance(descr, str):
+        plain = descr[1:] if descr[:1] in ("<", ">", "|", "=") else descr
+        if plain in _PLAIN_SIZES:
+            return _PLAIN_SIZES[plain]
+        match = _BYTES_DESCR.fullmatch(plain)
+        if match is not None:
+            code, digits, timed, _unit = match.groups()
+            return 8 if timed else int(digits) * (4 if code == "U" else 1)
+    import numpy  # structured or unusual dtypes: numpy parses the literal (never code)
+
+    try:
+        return int(numpy.dtype(descr).itemsize)  # type: ignore[call-overload]
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
 def _data_bytes(header: dict[str, object]) -> int | None:
     """Bytes of a numeric array's data (shape x itemsize), or None when the header does not say."""
-    import numpy
-
     shape = header.get("shape")
     if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
         return None
-    try:
-        itemsize = numpy.dtype(header["descr"]).itemsize  # type: ignore[call-overload]  # a literal, never code
-    except (TypeError, ValueError, KeyError):
+    if "descr" not in header:
+        return None
+    itemsize = _itemsize(header["descr"])
+    if itemsize is None:
         return None
     count = 1
     for d in shape:

@@ -6,24 +6,17 @@ import os
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aisec.analyzers.base import AnalysisContext
 from aisec.errors import AisecError
 from aisec.model import ArtifactKind, Fact, Location
 from aisec.signing.bundle import MAX_BUNDLE_BYTES, BundleError, Method, parse_bundle
-from aisec.signing.dsse import key_hint
 from aisec.signing.settings import SignatureSettings, load_signature_settings
-from aisec.signing.trust import (
-    CertificateTrust,
-    KeyTrust,
-    SigstoreTrust,
-    TrustConfig,
-    load_certificates,
-    load_public_key,
-    load_sigstore_root,
-)
-from aisec.signing.verify import verify_model
 from aisec.source import Source
+
+if TYPE_CHECKING:
+    from aisec.signing.trust import TrustConfig
 
 MAX_PARENT_LEVELS = 16
 """How far up the folder tree a signature covering this folder is looked for."""
@@ -68,6 +61,8 @@ class SignatureAnalyzer:
             return
         where = self._where(context, signature.name)
         yield context.fact("signature.present", True, location=where, file=signature.name)
+        from aisec.signing.verify import verify_model  # cryptography loads only when a folder holds a signature
+
         try:
             trust = _trust_for(signature, settings)
             result = verify_model(folder, signature_path=signature, trust=trust,
@@ -116,6 +111,16 @@ def _covering_parent(folder: Path, names: tuple[str, ...]) -> Path | None:
 
 def _trust_for(signature: Path, settings: SignatureSettings) -> TrustConfig | None:
     """Trust material for the bundle's method, or None (manifest-only comparison) when none is configured."""
+    from aisec.signing.dsse import key_hint
+    from aisec.signing.trust import (
+        CertificateTrust,
+        KeyTrust,
+        SigstoreTrust,
+        load_certificates,
+        load_public_key,
+        load_sigstore_root,
+    )
+
     try:
         with open(signature, "rb") as handle:  # bounded: a huge model.sig must not be read whole
             bundle = parse_bundle(handle.read(MAX_BUNDLE_BYTES + 1))

@@ -39,11 +39,16 @@ def test_analyzers_for_is_the_registry_order(kind: ArtifactKind) -> None:
     assert list(analyzers_for(kind)) == expected
 
 
-def test_scanning_a_pickle_loads_no_dataset_or_config_stack(tmp_path: Path) -> None:
-    target = tmp_path / "model.pkl"
-    target.write_bytes(pickle.dumps({"w": [1.0, 2.0]}))
+def test_scanning_a_model_folder_loads_no_dataset_or_config_stack(tmp_path: Path) -> None:
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "model.pkl").write_bytes(pickle.dumps({"w": [1.0, 2.0]}))
+    (target / "config.json").write_text('{"model_type": "bert"}')
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }"
+    header += b" " * (63 - len(header) % 64) + b"\n"
+    (target / "w.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + bytes(16))
     code = (f"from aisec.scan import scan\nreport = scan([{str(target)!r}], jobs=0)\n"
-            "assert report.artifacts and not report.errors, report.errors\n")
+            "assert len(report.artifacts) == 4 and not report.errors, report.errors\n")
     cold = _modules_after(code, tmp_path)  # validates the rules (every analyzer) and fills the cache
     assert {"pydantic", "yaml"} <= cold
     warm = _modules_after(code, tmp_path)
@@ -85,3 +90,24 @@ def test_a_verb_parses_the_same_with_its_module_alone(argv: list[str]) -> None:
     from aisec.cli.main import build_parser
 
     assert vars(build_parser(argv[0]).parse_args(argv)) == vars(build_parser().parse_args(argv))
+
+
+def test_npy_itemsize_without_numpy_agrees_with_numpy() -> None:
+    import warnings
+
+    import numpy
+
+    from aisec.analyzers.numpy_npy import _itemsize
+
+    for order in ("", "<", ">", "|", "="):
+        for code in "?bBhHiIlLqQefdgFDGuicSUVMm":
+            for digits in ("", "0", "1", "2", "4", "8", "10", "16"):
+                for unit in ("", "[ns]", "[D]"):
+                    descr = order + code + digits + unit
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        try:
+                            expected: int | None = numpy.dtype(descr).itemsize
+                        except (TypeError, ValueError):
+                            expected = None
+                    assert _itemsize(descr) == expected, descr
