@@ -8,13 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aisec import __version__
 from aisec.analyzers import REGISTRY, fact_catalog
-from aisec.datasets import role_notice
-from aisec.datasets.settings import load_settings
-from aisec.datasets.shards import group_shards
 from aisec.discovery import discover, nothing_to_scan
 from aisec.engine.config_cache import cached
 from aisec.engine.evaluate import BoundRule, apply_suppressions, at_or_above, descriptors, findings_for, select_rules
@@ -24,6 +21,9 @@ from aisec.errors import RuleError
 from aisec.executor import Executor, InProcessExecutor, ProcessExecutor, Progress, default_jobs
 from aisec.model import Artifact, ArtifactKind, Fact, Finding, Report, ScanError, Severity
 from aisec.paths import builtin_policies_dir, builtin_rules_dir
+
+if TYPE_CHECKING:
+    from aisec.analysis import ArtifactResult
 
 DATASET_KINDS = next(r.kinds for r in REGISTRY if r.name == "DatasetAnalyzer")
 """Kinds the dataset analyzer reads (shard groups are formed among these)."""
@@ -45,7 +45,6 @@ def load_configuration(policy: str | Path = "default", rules_dir: str | Path | N
                             source=str(rules_dir))
         rules = tuple(sorted(rules + extra, key=lambda r: r.id))
     loaded = cached_policy(policy)
-    load_settings(loaded.settings)  # a bad settings.dataset block fails the scan before it starts, not per file
     return loaded, rules, select_rules(rules, loaded)
 
 
@@ -65,7 +64,16 @@ def cached_policy(ref: str | Path) -> Policy:
     """
     where = str(ref) if str(ref) in BUILTIN_POLICY_NAMES else f"{Path(ref).absolute()}\n{Path.cwd()}"
     return cached("policy", f"{builtin_policies_dir().resolve()}\n{where}",
-                  lambda: load_policy(ref, policies_dir=builtin_policies_dir()), _policy_inputs)
+                  lambda: _with_checked_settings(load_policy(ref, policies_dir=builtin_policies_dir())), _policy_inputs)
+
+
+def _with_checked_settings(policy: Policy) -> Policy:
+    """The policy, once its merged ``settings.dataset`` block is known to be valid (a bad one fails the scan
+    before it starts, not per file; a cached policy was checked when it was cached)."""
+    from aisec.datasets.settings import load_settings
+
+    load_settings(policy.settings)
+    return policy
 
 
 def _policy_inputs(policy: Policy) -> list[Path]:
@@ -98,6 +106,8 @@ def with_dataset_roles(policy: Policy, *, label_column: str | None = None,
             entries.append(kept)
     dataset.update(given, **({"roles": entries} if "roles" in dataset else {}))
     settings = MappingProxyType({**policy.settings, "dataset": dataset})
+    from aisec.datasets.settings import load_settings
+
     load_settings(settings)
     digest = hashlib.sha256(f"{policy.digest}\ndataset roles {sorted(given.items())}".encode()).hexdigest()
     return replace(policy, settings=settings, digest=digest)
@@ -122,7 +132,12 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
     loaded = with_dataset_roles(loaded, label_column=label_column, text_columns=text_columns)
     found = discover(paths, loaded.limits)
     kinds = DATASET_KINDS
-    groups = group_shards((i.artifact.path, i.artifact.kind.value) for i in found.items if i.artifact.kind in kinds)
+    groups: Mapping[str, str] = {}
+    if any(i.artifact.kind in kinds for i in found.items):  # the dataset modules load only when there are datasets
+        from aisec.datasets.shards import group_shards
+
+        groups = group_shards((i.artifact.path, i.artifact.kind.value) for i in found.items
+                              if i.artifact.kind in kinds)
     items = tuple(replace(i, dataset_group=groups.get(i.artifact.path),
                           hash_content=hashes and i.artifact.kind is not ArtifactKind.DIRECTORY)
                   for i in found.items)
@@ -160,8 +175,17 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
         unreported=tuple(sorted(unreported, key=Finding.sort_key)),
         errors=tuple(sorted(set(errors), key=lambda e: (e.path, e.location.sort_key(), e.reason, e.message))),
         unused_suppressions=tuple(unused), started_utc=started, finished_utc=_now(),
-        notices=role_notice.notices((r.artifact.path, f) for r in results for f in r.facts)
-        + (() if found.items or found.errors else (nothing_to_scan(paths),)))
+        notices=_role_notices(results) + (() if found.items or found.errors else (nothing_to_scan(paths),)))
+
+
+def _role_notices(results: Sequence[ArtifactResult]) -> tuple[str, ...]:
+    """The missing-dataset-column notices (only a scan that met a dataset, even inside an archive, has any)."""
+    facts = [(r.artifact.path, f) for r in results for f in r.facts if f.key.startswith("dataset.")]
+    if not facts:
+        return ()
+    from aisec.datasets import role_notice
+
+    return role_notice.notices(facts)
 
 
 def _target_error_findings(errors: Sequence[ScanError], rules: Sequence[BoundRule]) -> list[Finding]:
