@@ -40,7 +40,8 @@ class Limits:
     max_dataset_rows: int = 10_000_000
     """Most dataset rows read per file."""
     max_hash_bytes: int = 1 * GiB
-    """Files up to this size get a SHA-256 in the report; larger ones are not read whole (signing hashes all)."""
+    """With `--hashes` (or `--attest`), files up to this size get a SHA-256 in the report; larger ones are not read
+    whole (signing hashes all)."""
     max_files: int = 100_000
     """Most files discovered in one scan."""
     max_seconds_per_file: float = 300.0

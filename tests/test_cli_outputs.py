@@ -42,11 +42,11 @@ def test_an_unwritable_report_path_fails_before_the_scan(no_scan: Path, flags: l
 
 def test_dataset_manifest_output_is_checked_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    import aisec.cli.dataset
+    import aisec.datasets.manifest
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the dataset was read before the output was checked")
-    monkeypatch.setattr(aisec.cli.dataset, "build_manifest", refuse)
+    monkeypatch.setattr(aisec.datasets.manifest, "build_manifest", refuse)  # the verb imports it when run
     (tmp_path / "d.csv").write_text("a,b\n1,2\n")
     assert main(["dataset", "manifest", str(tmp_path), "-o", str(tmp_path / "no" / "m.json")]) == EXIT_ERROR
     assert "cannot write: folder" in capsys.readouterr().err

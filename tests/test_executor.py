@@ -73,7 +73,7 @@ def test_a_worker_over_its_memory_cap_reports_instead_of_crashing(tmp_path: Path
     assert run.returncode == 2, run.stderr
     doc = json.loads(run.stdout)
     assert doc["errors"], "the starved worker must report the file as not fully scanned"
-    assert {e["reason"] for e in doc["errors"]} <= {"limit", "internal"}
+    assert {e["reason"] for e in doc["errors"]} <= {"limit", "internal"}, doc["errors"]
     assert any(f["rule_id"] == "AISEC-GEN-001" for f in doc["findings"])
 
 
