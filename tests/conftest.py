@@ -62,3 +62,16 @@ def in_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run the test from the repository root (report paths are relative to the working directory)."""
     monkeypatch.chdir(REPO)
     return REPO
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory with no AISEC_* variables set (configuration comes only from the test)."""
+    from aisec.config import CONFIG_ENV, ENV_VARS
+
+    for var in (*ENV_VARS.values(), CONFIG_ENV):
+        monkeypatch.delenv(var, raising=False)
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder

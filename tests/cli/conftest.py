@@ -10,20 +10,8 @@ from typing import Any
 import pytest
 
 from aisec.cli import main
-from aisec.config import CONFIG_ENV, ENV_VARS
 
 Scan = Callable[..., tuple[int, dict[str, Any]]]
-
-
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh working directory with no AISEC_* variables set (configuration comes only from the test)."""
-    for var in (*ENV_VARS.values(), CONFIG_ENV):
-        monkeypatch.delenv(var, raising=False)
-    folder = tmp_path / "work"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    return folder
 
 
 @pytest.fixture

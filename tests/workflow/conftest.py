@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from aisec.cli import main
-from aisec.config import CONFIG_ENV, ENV_VARS
 from tests.conftest import fixture_path
 
 OS_SYSTEM_P2 = fixture_path("AISEC-MDL-001", "fail", "os_system_p2.pkl")
@@ -22,17 +21,6 @@ SUBPROCESS = fixture_path("AISEC-MDL-001", "fail", "subprocess_p4.bin")
 UNKNOWN_IMPORT = fixture_path("AISEC-MDL-003", "fail", "unknown_import.pkl")  # medium
 BENIGN = fixture_path("AISEC-MDL-001", "pass", "state_dict.pkl")
 TRUNCATED = fixture_path("AISEC-GEN-001", "fail", "truncated.pkl")
-
-
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh working directory with no AISEC_* variables set (configuration comes only from the test)."""
-    for var in (*ENV_VARS.values(), CONFIG_ENV):
-        monkeypatch.delenv(var, raising=False)
-    folder = tmp_path / "work"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    return folder
 
 
 def put(src: Path, dest: Path) -> Path:
