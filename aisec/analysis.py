@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import io
 import traceback
 from collections.abc import Iterator, Sequence
@@ -77,12 +76,7 @@ def _analyze_file(item: Discovered, context: AnalysisContext) -> list[Fact]:
         # Discovery only keeps symlinks whose target stays inside the scanned root; read that target.
         source = FileSource(_real(item.fs_path), budget=context.limits.max_read_bytes)
     except OSError as exc:
-        if exc.errno == errno.ENOMEM:
-            # Under the worker's address-space cap, opening (mmap) can fail for memory, not for the file.
-            context.error("limit", f"cannot open: out of memory ({exc.strerror or exc})",
-                          limit="max_worker_memory_bytes")
-        else:
-            context.error("io", f"cannot open: {exc.strerror or exc}")
+        context.os_error("cannot open", exc)
         return []
     with source:
         return _run(analyzers, source, context)

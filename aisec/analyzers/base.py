@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -61,6 +62,14 @@ class AnalysisContext:
         loc = location if location.member or self.member is None else replace(location, member=self.member)
         self.errors.append(ScanError(path=self.path, reason=reason, message=message, location=loc,
                                      limit=limit))
+
+    def os_error(self, what: str, exc: OSError, *, location: Location = NO_LOCATION) -> None:
+        """Record a failed read; out of memory under the worker's address-space cap is a limit, not an I/O fault."""
+        if exc.errno == errno.ENOMEM:
+            self.error("limit", f"{what}: out of memory ({exc.strerror or exc})", location=location,
+                       limit="max_worker_memory_bytes")
+        else:
+            self.error("io", f"{what}: {exc.strerror or exc}", location=location)
 
     def child(self, member_name: str) -> AnalysisContext:
         """A context for a member of the current source."""

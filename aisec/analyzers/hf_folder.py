@@ -187,7 +187,7 @@ class HFFolderAnalyzer:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)[:MAX_SNIFFED_FILES]
         except OSError as exc:
-            context.error("io", f"cannot list the folder: {exc}")
+            context.os_error("cannot list the folder", exc)
             return
         for entry in entries:
             if not entry.is_file(follow_symlinks=False):
