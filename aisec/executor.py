@@ -8,15 +8,17 @@ implement :class:`Executor` without touching analyzers or rules.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import Protocol
 
 from aisec import file_progress
 from aisec.analysis import ArtifactResult, analyze_artifact, failed_result
@@ -32,6 +34,12 @@ IN_FILE_MIN_BYTES = 64 * 1024 * 1024
 """Files at least this large report rows and bytes while they are analysed …"""
 IN_FILE_AFTER_SECONDS = 1.0
 """… once they have taken this long."""
+BATCH_MAX_FILES = 32
+"""At most this many files go to a worker in one message (small files: one round trip per file would leave the
+workers waiting on the parent more than analysing) …"""
+BATCH_FILE_BYTES = 1024 * 1024
+"""… and only files up to this size are batched (a large file is a message of its own)."""
+_COUNTER = struct.Struct("qq")
 
 
 def _in_file(progress: Progress | None, item: Discovered, started: float) -> Callable[[int, int], None] | None:
@@ -78,19 +86,25 @@ class InProcessExecutor:
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
-    counter: Any
+    counter: mmap.mmap
     """Shared (rows, bytes read) of the file the worker is analysing, for the progress display."""
-    task: int | None = None
+    batch: list[int] = field(default_factory=list)
+    """The items sent to this worker and not yet answered, in the order it analyses them."""
     started: float = 0.0
-    done: list[int] = field(default_factory=list)
+    """When the worker started on ``task`` (its batch was sent, or the previous file's result arrived)."""
+
+    @property
+    def task(self) -> int | None:
+        """The item the worker is analysing now, if any."""
+        return self.batch[0] if self.batch else None
 
 
-def _worker_main(conn: Connection, rules: Sequence[BoundRule], policy: Policy, counter: Any) -> None:
+def _worker_main(conn: Connection, rules: Sequence[BoundRule], policy: Policy, counter: mmap.mmap) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     _cap_memory(policy.limits.max_worker_memory_bytes)
 
     def report(rows: int, bytes_read: int) -> None:
-        counter[0], counter[1] = rows, bytes_read
+        _COUNTER.pack_into(counter, 0, rows, bytes_read)
     file_progress.set_sink(report)
     while True:
         try:
@@ -99,8 +113,9 @@ def _worker_main(conn: Connection, rules: Sequence[BoundRule], policy: Policy, c
             return
         if message is None:
             return
-        index, item = message
-        conn.send((index, analyze_artifact(item, rules, policy)))
+        for index, item in message:  # a batch: each result goes back as soon as it is ready
+            _COUNTER.pack_into(counter, 0, 0, 0)
+            conn.send((index, analyze_artifact(item, rules, policy)))
 
 
 def _cap_memory(limit: int) -> None:
@@ -121,6 +136,9 @@ class ProcessExecutor:
 
     Forking keeps the loaded rules and policy in the workers without re-loading or pickling them; results
     come back as pickled :class:`ArtifactResult` values produced by aisec's own code (never artifact bytes).
+    Small files go out in batches (see :func:`_next_batch`) and come back one result at a time, so the budget
+    still applies to each file: a file's clock starts when the previous result of its batch arrives, and a
+    file over budget fails alone while the rest of its batch goes back to the queue.
     """
 
     def __init__(self, jobs: int) -> None:
@@ -142,10 +160,10 @@ class ProcessExecutor:
             while len(results) < len(items):
                 for worker in workers:
                     if worker.task is None and pending:
-                        index = pending.pop()
-                        worker.task, worker.started = index, time.monotonic()
-                        worker.counter[0], worker.counter[1] = 0, 0
-                        worker.conn.send((index, items[index]))
+                        worker.batch = _next_batch(pending, items, len(workers))
+                        worker.started = time.monotonic()
+                        _COUNTER.pack_into(worker.counter, 0, 0, 0)
+                        worker.conn.send([(index, items[index]) for index in worker.batch])
                 busy = [w for w in workers if w.task is not None]
                 # Poll more often while someone shows in-file progress (a worker only updates shared counters).
                 poll = 0.25 if getattr(progress, "in_file", None) is not None else 0.5
@@ -154,20 +172,23 @@ class ProcessExecutor:
                     assert worker.task is not None
                     shown = _in_file(progress, items[worker.task], worker.started)
                     if shown is not None:
-                        shown(int(worker.counter[0]), int(worker.counter[1]))
+                        shown(*_COUNTER.unpack_from(worker.counter, 0))
                 for i, worker in enumerate(workers):
-                    if worker.task is None:
-                        continue
-                    result = self._collect(worker, ready, items, rules, budget)
-                    if result is None:
-                        continue
-                    results[worker.task] = result
-                    if progress is not None:
-                        progress(result)
-                    if not worker.process.is_alive():
-                        workers[i] = self._spawn(rules, policy)
-                    else:
-                        worker.task = None
+                    answered = worker.conn in ready
+                    # Take every result a batch worker has already sent, not just one per wait.
+                    while worker.task is not None:
+                        result = self._collect(worker, answered, items, rules, budget)
+                        if result is None:
+                            break
+                        results[worker.batch.pop(0)] = result
+                        worker.started = time.monotonic()
+                        if progress is not None:
+                            progress(result)
+                        if not worker.process.is_alive():
+                            pending.extend(reversed(worker.batch))  # the rest of its batch goes to another
+                            workers[i] = self._spawn(rules, policy)
+                            break
+                        answered = worker.conn.poll()
         finally:
             for worker in workers:
                 self._stop(worker)
@@ -175,17 +196,19 @@ class ProcessExecutor:
 
     def _spawn(self, rules: Sequence[BoundRule], policy: Policy) -> _Worker:
         parent, child = self._context.Pipe()
-        counter = self._context.Array("q", 2, lock=False)
+        counter = mmap.mmap(-1, _COUNTER.size)  # anonymous and shared: the forked worker writes, the parent reads
         process = self._context.Process(target=_worker_main, args=(child, rules, policy, counter), daemon=True)
         process.start()
         child.close()
         return _Worker(process=process, conn=parent, counter=counter)
 
-    def _collect(self, worker: _Worker, ready: Sequence[object], items: Sequence[Discovered],
+    def _collect(self, worker: _Worker, answered: bool, items: Sequence[Discovered],
                  rules: Sequence[BoundRule], budget: float) -> ArtifactResult | None:
         assert worker.task is not None
         item = items[worker.task]
-        if worker.conn in ready:
+        if not answered and time.monotonic() - worker.started > budget:
+            answered = worker.conn.poll()  # a result that arrived since the wait is not a timeout
+        if answered:
             try:
                 index, result = worker.conn.recv()
             except (EOFError, OSError):
@@ -206,6 +229,7 @@ class ProcessExecutor:
 
     @staticmethod
     def _kill(worker: _Worker) -> None:
+        # A killed worker is not alive afterwards: ``run`` replaces it and re-queues the rest of its batch.
         if worker.process.is_alive() and worker.process.pid is not None:
             os.kill(worker.process.pid, signal.SIGKILL)
         worker.process.join(timeout=5)
@@ -221,6 +245,20 @@ class ProcessExecutor:
             ProcessExecutor._kill(worker)
         else:
             worker.conn.close()
+
+
+def _next_batch(pending: list[int], items: Sequence[Discovered], workers: int) -> list[int]:
+    """The next items for an idle worker, taken from the end of ``pending`` (which is in reverse order).
+
+    One large file alone; else consecutive small files, at most ``BATCH_MAX_FILES`` and a share of what is
+    left small enough that every worker still gets work at the end of the scan.
+    """
+    share = max(1, min(BATCH_MAX_FILES, len(pending) // (2 * workers)))
+    batch = [pending.pop()]
+    while (pending and len(batch) < share and items[batch[0]].artifact.size <= BATCH_FILE_BYTES
+           and items[pending[-1]].artifact.size <= BATCH_FILE_BYTES):
+        batch.append(pending.pop())
+    return batch
 
 
 def default_jobs() -> int:

@@ -11,7 +11,10 @@ time and CPU time (user+sys of the child, from ``wait4``) and each tool's ratio 
 * bytes read (``rchar``) by ``aisec scan -j 0`` of the checkpoint, against the pickle plus zip directory;
 * ``--jobs 2`` over ``--jobs 1`` on a folder of CPU-bound pickles (see ``bench_jobs.py``).
 
-aisec's configuration cache is warmed first (the first run after an install or an edit validates the rules).
+aisec's bytecode is compiled first, as ``pip install`` of a wheel does (picklescan and modelscan come from
+wheels with their ``.pyc`` files; a checkout run with ``PYTHONDONTWRITEBYTECODE=1`` would otherwise compile every
+aisec module on every run), and its configuration cache is warmed (the first run after an install or an edit
+validates the rules).
 Wall times are noisy on a loaded machine: compare rows of the same run, and the CPU columns.
 """
 
@@ -215,6 +218,10 @@ def main() -> None:
         write_folder(folder, args.files)
         checkpoint = work / "checkpoint.pt"
         bench_models.write_sparse_checkpoint(checkpoint, int(args.gb * 1e9))
+        import aisec
+
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(aisec.__file__).parent)], check=True,
+                       stdout=DEVNULL)
         timed(aisec_cmd("scan", "-q", str(one)))  # fills the configuration cache if this install has none yet
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
               f"workdir {work}")

@@ -6,8 +6,13 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
+from aisec import executor
+from aisec.discovery import Discovered
 from aisec.report.json import render_json
 from aisec.report.sarif import render_sarif
 from aisec.scan import scan
@@ -82,3 +87,35 @@ def test_memory_cap_makes_large_allocations_fail() -> None:
             "try:\n    bytearray(2 << 30)\nexcept MemoryError:\n    print('capped')\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert run.stdout.strip() == "capped", run.stderr
+
+
+def test_a_slow_file_inside_a_batch_fails_alone_and_the_rest_of_its_batch_is_scanned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small files go to a worker in batches; the per-file budget still holds for each one of them."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    evil = (FIXTURES / "AISEC-MDL-001" / "fail" / "os_system_p4.pkl").read_bytes()
+    for i in range(7):
+        (folder / f"m{i}.pkl").write_bytes(_long_pickle(3_000_000) if i == 1 else evil)
+    policy = tmp_path / "tight.yaml"
+    policy.write_text("name: tight\nextends: default\nlimits: {max_seconds_per_file: 0.3, "
+                      "max_pickle_opcodes: 100000000}\n")
+    monkeypatch.setattr(executor, "BATCH_FILE_BYTES", 1 << 30)  # the slow pickle (9 MB) is batched too
+    batches: list[list[str]] = []
+    real = executor._next_batch
+
+    def recorded(pending: list[int], items: Sequence[Discovered], workers: int) -> list[int]:
+        batch = real(pending, items, workers)
+        batches.append([items[i].artifact.path for i in batch])
+        return batch
+
+    monkeypatch.setattr(executor, "_next_batch", recorded)
+    report = scan([folder], policy=policy, jobs=1)
+    assert batches[0] == [".", "m0.pkl", "m1.pkl", "m2.pkl"]  # the slow file shares a batch with others
+    assert batches[1][0] == "m2.pkl"  # the rest of the killed worker's batch went back to the queue first
+    timeouts = [e for e in report.errors if e.reason == "timeout"]
+    assert [Path(e.path).name for e in timeouts] == ["m1.pkl"]
+    flagged = {Path(f.path).name for f in report.findings if f.rule_id == "AISEC-MDL-001"}
+    assert flagged == {f"m{i}.pkl" for i in range(7) if i != 1}
+    assert sorted(Path(a.path).name for a in report.artifacts if a.kind.value == "pickle") == \
+        [f"m{i}.pkl" for i in range(7)]
