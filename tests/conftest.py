@@ -29,6 +29,7 @@ SLOW_MODULES: frozenset[str] = frozenset({
     "tests/hardening/test_differential.py", "tests/hardening/test_cli_hostile_tree.py",
     "tests/hardening/test_mutation.py", "tests/hardening/test_fail_closed.py", "tests/workflow/test_gate.py",
     "tests/workflow/test_html.py", "tests/hardening/test_limits_hold.py", "tests/datasets/test_row_groups.py",
+    "tests/distributed/test_dask_executor.py",  # a real LocalCluster (2 worker processes) and scans on it
 })
 """Test modules marked ``slow``: the quick loop ``pytest -m "not slow"`` leaves them out; the README's full command
 (and so CI) runs them. A module belongs here when its tests take seconds each on a quiet machine (measured with

@@ -27,6 +27,7 @@ from aisec.report import OutputFormat, render
 if TYPE_CHECKING:
     from aisec.baseline import BaselineResult
     from aisec.config import EffectiveConfig
+    from aisec.executor import Executor
     from aisec.progress import ProgressLine
 
 KEY_PASSWORD_ENV = "AISEC_ATTEST_KEY_PASSWORD"  # noqa: S105 - a variable name, not a password
@@ -75,6 +76,12 @@ def add_verbs(verbs: Verbs) -> None:
     scan.add_argument("-j", "--jobs", type=jobs, metavar="N",
                       help="worker processes (default and most: one per CPU; 0 analyzes in-process without the "
                            "per-file time budget)")
+    scan.add_argument("--executor", choices=["process", "dask"],
+                      help="where files are analysed: worker processes here (process, the default) or tasks on a "
+                           "Dask cluster (dask; needs aisec[distributed])")
+    scan.add_argument("--scheduler", metavar="ADDRESS",
+                      help="with --executor dask: the scheduler, e.g. tcp://HOST:8786 (default: $AISEC_DASK_SCHEDULER; "
+                           "without either, a local cluster of --jobs workers)")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress line on the terminal")
     scan.add_argument("--hashes", action="store_true",
                       help="put each file's SHA-256 in the report (files up to max_hash_bytes; always done with "
@@ -114,6 +121,7 @@ def run_scan(args: argparse.Namespace) -> int:
     try:
         report = scan(args.paths, policy=settings.policy, rules_dir=settings.rules, fail_on=settings.fail_on,
                       min_severity=settings.min_severity, jobs=worker_count(args.jobs),
+                      executor=chosen_executor(args),
                       progress=progress if show else None,
                       label_column=settings.label_column, text_columns=settings.text_columns,
                       hashes=args.hashes or settings.attestation is not None)
@@ -145,6 +153,19 @@ def worker_count(requested: int | None) -> int | None:
         return requested
     notice(f"--jobs {requested} is more than the {cpus} CPU(s) this process may use; running {cpus} workers")
     return cpus
+
+
+def chosen_executor(args: argparse.Namespace) -> Executor | None:
+    """The Dask executor when ``--executor dask`` is asked for; ``None`` keeps the process pool."""
+    if args.executor != "dask":
+        if args.scheduler:
+            raise ConfigError("--scheduler needs --executor dask")
+        return None
+    from aisec.executor import default_jobs
+    from aisec.executors.dask_executor import SCHEDULER_ENV, DaskExecutor
+
+    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
+    return DaskExecutor(scheduler=scheduler, workers=worker_count(args.jobs) or default_jobs())
 
 
 def exit_code(report: Report) -> int:
