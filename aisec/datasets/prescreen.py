@@ -501,7 +501,6 @@ def candidate_lines(raw: bytes, *, json: bool, small_batch: int = SMALL_BATCH,
     first stage. ``valid_utf8`` says whether ``raw`` is valid UTF-8 when the caller already knows."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     data = unescape_json(raw) if json else raw
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
@@ -516,18 +515,48 @@ def candidate_lines(raw: bytes, *, json: bool, small_batch: int = SMALL_BATCH,
                                              [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     # JSON unescaping only replaces ASCII escapes by ASCII bytes: it keeps a batch valid or invalid.
     screen = screen_patterns(_valid_utf8(data) if valid_utf8 is None else valid_utf8)
+    return bytearray(_screened(lines, screen, first_stage=count > small_batch).astype(np.uint8).tobytes())
+
+
+def candidate_values(values: Any) -> Any:
+    """For a pyarrow string array of whole cells (a Parquet column): a numpy bool per value, True where the cell
+    can carry a per-cell signal. A cell is the trivial raw line (no quotes, delimiters or escapes), so the widened
+    patterns are a superset on it as they are on a line; nulls hold no cell and are False."""
+    import numpy as np
+    import pyarrow as pa
+
+    count = len(values)
+    if not count or values.null_count == count:
+        return np.zeros(count, dtype=bool)
+    binary = values.cast(pa.large_binary())
+    try:  # Parquet does not promise valid UTF-8: an invalid value makes any non-ASCII byte count
+        values.validate(full=True)
+        valid = True
+    except pa.ArrowInvalid:
+        valid = False
+    return _screened(binary, screen_patterns(valid), first_stage=count > SMALL_BATCH)
+
+
+def _screened(lines: Any, screen: ScreenPatterns, *, first_stage: bool) -> Any:
+    """The two RE2 stages over a binary array: a numpy bool per value (True: a candidate)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    count = len(lines)
 
     def matches(array: Any, pattern: str) -> Any:
-        return np.asarray(pc.match_substring_regex(array, pattern).to_numpy(zero_copy_only=False), dtype=bool)
+        found = pc.match_substring_regex(array, pattern).fill_null(False)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
-    if count <= small_batch:  # compiling the first stage costs more than it saves
+    if not first_stage:  # compiling the first stage costs more than it saves
         maybe = np.ones(count, dtype=bool)
     else:
         maybe = np.zeros(count, dtype=bool)
         for pattern in screen.first:
             maybe |= matches(lines, pattern)
     where = np.flatnonzero(maybe)
-    flags = np.zeros(count, dtype=np.uint8)
+    flags = np.zeros(count, dtype=bool)
     if len(where):
         subset = lines.take(pa.array(where))
         found = np.zeros(len(where), dtype=bool)
@@ -536,7 +565,7 @@ def candidate_lines(raw: bytes, *, json: bool, small_batch: int = SMALL_BATCH,
         for pattern, refinement in screen.refined:
             found |= matches(subset, pattern) & matches(subset, refinement)
         flags[where] = found
-    return bytearray(flags.tobytes())
+    return flags
 
 
 def _valid_utf8(data: bytes) -> bool:

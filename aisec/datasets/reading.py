@@ -38,7 +38,8 @@ def rows_of(handle: BinaryIO, kind: ArtifactKind, *, settings: DatasetSettings, 
                                   max_values=settings.max_values_per_record, issues=issues,
                                   screen=_screen(settings, json=True))
     if kind is ArtifactKind.PARQUET:
-        return reader, read_parquet(handle, max_rows=limits.max_dataset_rows, issues=issues)
+        return reader, read_parquet(handle, max_rows=limits.max_dataset_rows, issues=issues,
+                                    screen=settings.prescreen)
     if kind is ArtifactKind.JSON_RECORDS:
         return reader, read_json_array(reader, max_line_bytes=settings.max_line_bytes,
                                        max_rows=limits.max_dataset_rows, max_values=settings.max_values_per_record,

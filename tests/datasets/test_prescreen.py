@@ -216,7 +216,35 @@ def poisoned_reviews(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         writer = csv.DictWriter(out, fieldnames=["text", "label", "movie"], lineterminator="\n")
         writer.writeheader()
         writer.writerows(records)
-    return [jsonl, table]
+    return [jsonl, table, _parquet(records, folder / "reviews.parquet", rng)]
+
+
+def _parquet(records: list[dict[str, Any]], path: Path, rng: random.Random) -> Path:
+    """The same rows as Parquet: text as plain strings, the movie dictionary-encoded (a categorical column), and a
+    nested list column that is null on most rows and carries a payload on a few."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    notes = [None if i % 97 else [f"note {i}", rng.choice(PAYLOADS)] for i in range(len(records))]
+    table = pa.table({"text": [r["text"] for r in records], "label": [r["label"] for r in records],
+                      "movie": pa.array([r["movie"] for r in records]).dictionary_encode(),
+                      "notes": pa.array(notes, pa.list_(pa.string()))})
+    pq.write_table(table, path, row_group_size=1000)
+    return path
+
+
+def test_parquet_rows_are_screened_per_column(poisoned_reviews: list[Path]) -> None:
+    """Parquet goes through the same screen, column by column: rows with a signal in any cell (plain, categorical
+    or nested) are candidates, and most rows of real prose are not."""
+    from aisec.datasets.parquet_reader import read_parquet
+
+    with open(poisoned_reviews[2], "rb") as handle:
+        rows = list(read_parquet(handle, max_rows=10_000, issues=[], screen=True))
+    signalled = {row.index for row in rows if any(SCANNER.scan(cell.text) for cell in row.cells)}
+    screened = {row.index for row in rows if row.scan}
+    assert len(signalled) >= 40 and signalled <= screened
+    assert {row.index for row in rows if row.values["notes"] is not None} <= screened
+    assert len(screened) < 0.1 * len(rows)
 
 
 def test_poisoned_real_reviews_give_identical_findings(poisoned_reviews: list[Path]) -> None:
