@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib.util
+import io
 import json
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -41,11 +46,50 @@ def fixture_path(*parts: str) -> Path:
     return FIXTURES.joinpath(*parts)
 
 
+@functools.cache
+def _sarif_checker() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("check_sarif", REPO / "tests" / "data" / "check_sarif.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_sarif(path: Path) -> tuple[int, str]:
+    """GitHub's strict ingestion checks (``tests/data/check_sarif.py --strict --multitool off`` against the official
+    schema) on one SARIF file: (exit code, what it printed). Run in this process: a new interpreter per check
+    would pay for importing jsonschema and its format checkers again (seconds of CPU each) and test nothing more."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = _sarif_checker().main(["--strict", "--multitool", "off", "--schema", str(SARIF_SCHEMA), str(path)])
+    return int(code), out.getvalue()
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests of :data:`SLOW_MODULES` ``slow`` (one list, so marking needs no edit of those modules)."""
+    """Mark the tests of :data:`SLOW_MODULES` ``slow`` (one list, so marking needs no edit of those modules), and
+    keep the tests that share a module's expensive fixture on one pytest-xdist worker (see :func:`_shared_module`)."""
     for item in items:
         if Path(str(item.fspath)).resolve().relative_to(REPO).as_posix() in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+        shared = _shared_module(item)
+        if shared is not None:
+            item.add_marker(pytest.mark.xdist_group(shared))
+
+
+def _shared_module(item: pytest.Item) -> str | None:
+    """The test module whose module- or session-scoped fixture ``item`` uses, if any.
+
+    Such fixtures build a corpus, a generated benchmark or one scan that several tests assert on. Under
+    ``-n 2 --dist loadgroup`` (the README's commands) all tests of that module then run on one worker, so the
+    fixture is built once rather than once per worker. Fixtures of a ``conftest.py`` (keys, the SARIF schema) are
+    cheap and stay per worker, so the rest of the suite spreads test by test."""
+    info = getattr(item, "_fixtureinfo", None)
+    for definitions in getattr(info, "name2fixturedefs", {}).values():
+        definition = definitions[-1]
+        if definition.scope in ("module", "package", "session") and definition.baseid.endswith(".py"):
+            return str(definition.baseid)
+    return None
 
 
 @pytest.fixture(scope="session")

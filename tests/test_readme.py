@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import REPO, check_sarif
 
 
 def _setup_commands() -> list[str]:
@@ -47,11 +47,8 @@ def test_main_job_scans_fixtures_and_writes_valid_sarif(tmp_path: Path) -> None:
     assert run.returncode in (1, 2), run.stderr
     assert "AISEC-MDL-001" in run.stdout and " scanned, " in run.stdout
     log = json.loads((workdir / "aisec.sarif").read_text(encoding="utf-8"))
-    checker = REPO / "tests" / "data" / "check_sarif.py"
-    check = subprocess.run([sys.executable, str(checker), "--strict", "--multitool", "off", "--schema",
-                            str(REPO / "tests" / "data" / "sarif-schema-2.1.0.json"), str(workdir / "aisec.sarif")],
-                           capture_output=True, text=True, check=False)
-    assert check.returncode == 0, check.stdout
+    code, output = check_sarif(workdir / "aisec.sarif")
+    assert code == 0, output
     assert all(not r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].startswith("/")
                for r in log["runs"][0]["results"])
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +16,9 @@ from aisec.report.json import report_document
 from aisec.report.sarif import _result, render_sarif
 from aisec.report.text import render_text
 from aisec.scan import load_configuration, scan
-from tests.conftest import REPO, fixture_path
+from tests.conftest import REPO, check_sarif, fixture_path
 from tests.datasets.helpers import analyze, truth
 
-CHECKER = REPO / "tests" / "data" / "check_sarif.py"
-SCHEMA = REPO / "tests" / "data" / "sarif-schema-2.1.0.json"
 TRIGGER = fixture_path("AISEC-DAT-022", "fail", "reviews_backdoor.jsonl")
 
 
@@ -56,9 +52,8 @@ def test_every_affected_row_reaches_the_sarif_result(trigger_report: Report, sar
     assert not errors, errors[0].message
     out = tmp_path / "trigger.sarif"
     out.write_text(render_sarif(trigger_report), encoding="utf-8")
-    run = subprocess.run([sys.executable, str(CHECKER), "--strict", "--multitool", "off", "--schema", str(SCHEMA),
-                          str(out)], capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stdout + run.stderr
+    code, output = check_sarif(out)
+    assert code == 0, output
 
 
 def test_json_text_and_html_carry_the_rows(trigger_report: Report) -> None:

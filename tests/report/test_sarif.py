@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +11,7 @@ import pytest
 from aisec.model import Report
 from aisec.report.sarif import render_sarif
 from aisec.scan import scan
-from tests.conftest import REPO, fixture_path
-
-CHECKER = REPO / "tests" / "data" / "check_sarif.py"
-SCHEMA = REPO / "tests" / "data" / "sarif-schema-2.1.0.json"
+from tests.conftest import REPO, check_sarif, fixture_path
 
 
 def _reports(tmp_path: Path) -> dict[str, Report]:
@@ -58,9 +53,8 @@ def test_every_report_shape_passes_the_strict_github_checker(reports: dict[str, 
     for name, report in reports.items():
         out = tmp_path / f"{name}.sarif"
         out.write_text(render_sarif(report), encoding="utf-8")
-        run = subprocess.run([sys.executable, str(CHECKER), "--strict", "--multitool", "off", "--schema",
-                              str(SCHEMA), str(out)], capture_output=True, text=True, check=False)
-        assert run.returncode == 0, f"{name}:\n{run.stdout}\n{run.stderr}"
+        code, output = check_sarif(out)
+        assert code == 0, f"{name}:\n{output}"
 
 
 def test_clean_scan_still_has_results_and_rules(reports: dict[str, Report]) -> None:
