@@ -37,7 +37,7 @@ DEFAULTS: Mapping[str, str | None] = {"policy": "default", "fail_on": None, "min
 "the policy's, else inferred"."""
 
 SeverityName = Literal["critical", "high", "medium", "low", "info"]
-FormatName = Literal["text", "json", "sarif", "gitlab-sast"]
+FormatName = Literal["text", "json", "sarif", "gitlab-sast", "cyclonedx"]
 
 @dataclass(frozen=True, kw_only=True)
 class Setting:

@@ -250,6 +250,23 @@ class Finding:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SignatureStatus:
+    """What the OMS signature check found for one scanned model folder (from its ``signature.*`` facts)."""
+
+    path: str
+    """Repo-relative path of the model folder."""
+    status: str
+    """``verified``, ``signer-not-verified``, ``untrusted``, ``invalid``, ``unsigned``, ``covered-by-parent`` or
+    ``not-checked`` (the signature could not be read or verified)."""
+    signature: str | None = None
+    """The signature file (repo-relative when inside the scan, else as found), when there is one."""
+    signer: str | None = None
+    """Who signed, as far as the signature tells (key, certificate subject or Sigstore identity)."""
+    reasons: tuple[str, ...] = ()
+    """Why it did not verify (reason codes such as ``file-modified``), sorted."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Report:
     """Everything one scan produced; the only input reporters get."""
 
@@ -277,6 +294,8 @@ class Report:
     unreported: tuple[Finding, ...] = ()
     """Unsuppressed findings at or above ``fail_on`` but below the report floor (``min_severity``): left out of
     the report, still counted by the gate (the floor decides what is printed, never the exit code)."""
+    signatures: tuple[SignatureStatus, ...] = ()
+    """The signature status of every scanned model folder, sorted by path (the CycloneDX BOM carries it)."""
 
     @property
     def gate_findings(self) -> tuple[Finding, ...]:

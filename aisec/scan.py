@@ -19,7 +19,7 @@ from aisec.engine.policy import BUILTIN_POLICY_NAMES, Policy, load_policy
 from aisec.engine.rules import Rule, load_rules
 from aisec.errors import RuleError
 from aisec.executor import Executor, InProcessExecutor, ProcessExecutor, Progress, default_jobs
-from aisec.model import Artifact, ArtifactKind, Fact, Finding, Report, ScanError, Severity
+from aisec.model import Artifact, ArtifactKind, Fact, Finding, Report, ScanError, Severity, SignatureStatus
 from aisec.paths import builtin_policies_dir, builtin_rules_dir
 
 if TYPE_CHECKING:
@@ -175,7 +175,18 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
         unreported=tuple(sorted(unreported, key=Finding.sort_key)),
         errors=tuple(sorted(set(errors), key=lambda e: (e.path, e.location.sort_key(), e.reason, e.message))),
         unused_suppressions=tuple(unused), started_utc=started, finished_utc=_now(),
-        notices=_role_notices(results) + (() if found.items or found.errors else (nothing_to_scan(paths),)))
+        notices=_role_notices(results) + (() if found.items or found.errors else (nothing_to_scan(paths),)),
+        signatures=_signatures(results))
+
+
+def _signatures(results: Sequence[ArtifactResult]) -> tuple[SignatureStatus, ...]:
+    """The signature status of every scanned model folder (only a scan with folders loads the summariser)."""
+    folders = [(r.artifact.path, r.facts) for r in results if r.artifact.kind is ArtifactKind.DIRECTORY]
+    if not folders:
+        return ()
+    from aisec.signing.status import signature_statuses
+
+    return signature_statuses(folders)
 
 
 def _role_notices(results: Sequence[ArtifactResult]) -> tuple[str, ...]:

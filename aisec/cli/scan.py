@@ -69,6 +69,9 @@ def add_verbs(verbs: Verbs) -> None:
     scan.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of standard output")
     scan.add_argument("--sarif", metavar="FILE", help="also write a SARIF report to FILE")
     scan.add_argument("--json", metavar="FILE", dest="json_file", help="also write a JSON report to FILE")
+    scan.add_argument("--cyclonedx", metavar="FILE", dest="cyclonedx_file",
+                      help="also write a CycloneDX 1.6 ML-BOM (JSON) to FILE: models, datasets and signatures as "
+                           "components, findings as vulnerabilities (needs aisec[sbom])")
     scan.add_argument("--fail-on", metavar="SEVERITY", type=severity,
                       help="lowest severity that fails the gate (default: the policy's fail_on)")
     scan.add_argument("--min-severity", metavar="SEVERITY", type=severity,
@@ -139,6 +142,8 @@ def run_scan(args: argparse.Namespace) -> int:
         write_output(Path(args.sarif), render(report, OutputFormat.SARIF))
     if args.json_file:
         write_output(Path(args.json_file), render(report, OutputFormat.JSON))
+    if args.cyclonedx_file:
+        write_output(Path(args.cyclonedx_file), render(report, OutputFormat.CYCLONEDX))
     publish_scan(report, args, settings)
     return exit_code(report)
 
@@ -183,11 +188,14 @@ def prepare_scan(args: argparse.Namespace) -> ScanSettings:
            "fail_on": args.fail_on.value if args.fail_on else None,
            "min_severity": args.min_severity.value if args.min_severity else None, **column_flags(args)}
     for flag, value in (("-o", args.output), ("--sarif", args.sarif), ("--json", args.json_file),
+                        ("--cyclonedx", args.cyclonedx_file),
                         ("--write-baseline", args.write_baseline), ("--attestation", args.attestation)):
         if value:
             check_writable(Path(value), flag)
     config = resolve(cli=cli, explicit=args.config, targets=args.paths)
     fmt = OutputFormat(config.value("format"))
+    if fmt is OutputFormat.CYCLONEDX or args.cyclonedx_file:
+        _check_sbom_output()
     if fmt is not OutputFormat.TEXT:
         for message in config.notices:
             notice(message)
@@ -212,6 +220,15 @@ def prepare_scan(args: argparse.Namespace) -> ScanSettings:
                         gate_all=args.gate_all,
                         sarif_path=sarif_path, attestation=attestation,
                         label_column=config.value("label_column"), text_columns=config.columns("text_columns"))
+
+
+def _check_sbom_output() -> None:
+    """Fail before a long scan, not after it, when the CycloneDX library (``aisec[sbom]``) is missing."""
+    from aisec.report.cyclonedx import missing_library
+
+    problem = missing_library()
+    if problem is not None:
+        raise ConfigError(problem)
 
 
 def _load_baseline(path: str) -> tuple[BaselineResult, ...]:
@@ -244,7 +261,8 @@ def publish_scan(report: Report, args: argparse.Namespace, settings: ScanSetting
 
         write_attestation(report, targets=args.paths, sarif_path=settings.sarif_path, key_path=args.attest,
                           out_path=settings.attestation, password=_key_password(),
-                          outputs=[Path(p) for p in (args.output, args.json_file, args.write_baseline) if p])
+                          outputs=[Path(p) for p in (args.output, args.json_file, args.cyclonedx_file,
+                                                     args.write_baseline) if p])
         print(f"aisec: attestation written to {settings.attestation}", file=sys.stderr)
 
 

@@ -16,6 +16,7 @@ class OutputFormat(enum.Enum):
     JSON = "json"
     SARIF = "sarif"
     GITLAB_SAST = "gitlab-sast"
+    CYCLONEDX = "cyclonedx"
 
 
 def _unreachable(value: NoReturn) -> NoReturn:
@@ -42,6 +43,10 @@ def render(report: Report, fmt: OutputFormat, *, colour: bool = False) -> str:
         from aisec.report.gitlab import render_gitlab_sast
 
         return escape.json_readable(render_gitlab_sast(report))
+    if fmt is OutputFormat.CYCLONEDX:
+        from aisec.report.cyclonedx import render_cyclonedx
+
+        return escape.json_readable(render_cyclonedx(report))
     _unreachable(fmt)
 
 
