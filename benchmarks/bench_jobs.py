@@ -1,10 +1,12 @@
 """Time `aisec scan --jobs 1` against `--jobs N` on a folder of many models, and check the reports agree.
 
-    .venv/bin/python benchmarks/bench_jobs.py [--models 120] [--items 60000] [--jobs 2] [--rounds 3]
+    .venv/bin/python benchmarks/bench_jobs.py [--models 120] [--items 60000] [--jobs 2] [--rounds 3] [--dask]
 
 Each model is a torch-style zip checkpoint whose pickle holds ``--items`` memoized entries (CPU-bound to walk),
 so the folder measures analysis, not disk. Prints best-of-rounds wall times, the speedup, and whether the two
-SARIF reports are identical apart from invocation times.
+SARIF reports are identical apart from invocation times. ``--dask`` adds a line for ``--executor dask`` on a
+``distributed.LocalCluster`` of ``--jobs`` worker processes (one thread each) started once before the rounds, as a
+long-running cluster would be (its start-up is printed apart), against ``--jobs N``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "fixtures"))
@@ -43,11 +46,20 @@ def build(folder: Path, models: int, items: int) -> None:
             archive.writestr("archive/data/0", b"\0" * 4096)
 
 
-def run(folder: Path, jobs: int, out: Path) -> float:
+def run(folder: Path, jobs: int, out: Path, *extra: str) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "aisec", "scan", str(folder), "--jobs", str(jobs), "-q", "-f", "sarif",
-                    "-o", str(out)], check=False, capture_output=True)
+                    "-o", str(out), *extra], check=False, capture_output=True)
     return time.perf_counter() - start
+
+
+def local_cluster(jobs: int) -> tuple[Any, float]:
+    """A ``distributed.LocalCluster`` of ``jobs`` worker processes (one thread each) and its start-up wall."""
+    from distributed import LocalCluster
+
+    start = time.perf_counter()
+    cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=":0")
+    return cluster, time.perf_counter() - start
 
 
 def _without_times(path: Path) -> str:
@@ -64,6 +76,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=60000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dask", action="store_true", help="also time --executor dask on a LocalCluster")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="aisec-bench-jobs-"))
     try:
@@ -72,12 +85,23 @@ def main() -> None:
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
         print(f"{args.models} models, {size / 1e6:.1f} MB, {args.items} pickle entries each")
         best = {1: float("inf"), args.jobs: float("inf")}
-        for _ in range(args.rounds):  # interleaved, so background load hits both alike
+        cluster, started = local_cluster(args.jobs) if args.dask else (None, 0.0)
+        dask = float("inf")
+        for _ in range(args.rounds):  # interleaved, so background load hits all alike
             for jobs in best:
                 best[jobs] = min(best[jobs], run(folder, jobs, work / f"jobs{jobs}.sarif"))
+            if cluster is not None:
+                dask = min(dask, run(folder, args.jobs, work / "dask.sarif", "--executor", "dask", "--scheduler",
+                                     cluster.scheduler_address))
         same = _without_times(work / "jobs1.sarif") == _without_times(work / f"jobs{args.jobs}.sarif")
         print(f"--jobs 1: {best[1]:.2f} s   --jobs {args.jobs}: {best[args.jobs]:.2f} s   "
               f"speedup {best[1] / best[args.jobs]:.2f}x   reports identical: {same}")
+        if cluster is not None:
+            cluster.close()
+            same = _without_times(work / "jobs1.sarif") == _without_times(work / "dask.sarif")
+            print(f"--executor dask on a LocalCluster of {args.jobs} workers (its start-up, {started:.1f} s, not "
+                  f"counted): {dask:.2f} s   {dask / best[args.jobs]:.2f}x the wall of --jobs {args.jobs}   "
+                  f"reports identical: {same}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

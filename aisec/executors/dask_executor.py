@@ -14,7 +14,6 @@ import importlib
 import queue
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from aisec import __version__
@@ -76,7 +75,7 @@ class DaskExecutor:
             with client:
                 return self._run(client, items, rules, policy, progress)
         with LocalCluster(n_workers=min(self.workers, len(items)), threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
             return self._run(client, items, rules, policy, progress)
 
     def _run(self, client: Any, items: Sequence[Discovered], rules: Sequence[BoundRule], policy: Policy,
@@ -139,9 +138,10 @@ def _outcome(future: Any, item: Discovered, rules: Sequence[BoundRule]) -> Artif
 
 
 def _portable(item: Discovered) -> Discovered:
-    """The item with an absolute local path: workers need not share the client's working directory."""
+    """The item with an absolute local path: workers need not share the client's working directory (a remote
+    object's URI goes as it is; the worker opens it with its own credentials)."""
     fs_path = item.fs_path
-    if isinstance(fs_path, Path) and not fs_path.is_absolute():
+    if getattr(item, "remote", None) is None and not fs_path.is_absolute():
         return replace(item, fs_path=fs_path.absolute())
     return item
 

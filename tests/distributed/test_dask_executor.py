@@ -122,8 +122,6 @@ def test_cli_runs_on_the_scheduler_from_the_environment(tmp_path: Path, dask_cli
     assert code == 1 and not doc["errors"]
     files = {p.relative_to(tmp_path / "m").as_posix() for p in (tmp_path / "m").rglob("*") if p.is_file()}
     assert {a["path"] for a in doc["artifacts"] if a["kind"] != "directory"} == files
-    assert main(["scan", str(tmp_path / "m"), "--scheduler", "tcp://127.0.0.1:1"]) == 2
-    assert "--scheduler needs --executor dask" in capsys.readouterr().err
 
 
 def test_a_cluster_without_workers_reports_files_instead_of_hanging(tmp_path: Path) -> None:
