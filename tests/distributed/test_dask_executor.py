@@ -24,6 +24,8 @@ from aisec.report.sarif import render_sarif
 from aisec.scan import scan
 from tests.conftest import FIXTURES
 
+pytestmark = pytest.mark.xdist_group("dask-local-cluster")  # one cluster start-up under -n 2, not one per worker
+
 MODEL_RULES = ("AISEC-MDL-003", "AISEC-MDL-010", "AISEC-GEN-001", "AISEC-SIG-001")
 
 
