@@ -13,7 +13,7 @@ from aisec.analyzers import AnalysisContext, Analyzer, analyzers_for
 from aisec.discovery import Discovered, sha256_of, zip_names
 from aisec.engine.evaluate import BoundRule, findings_for
 from aisec.engine.policy import Policy
-from aisec.errors import AisecError, ArtifactError, LimitExceeded
+from aisec.errors import AisecError, ArtifactError, LimitExceeded, SourceReadError
 from aisec.model import Artifact, ArtifactKind, Fact, Finding, ScanError
 from aisec.sniff import SNIFF_BYTES, extension_matches, sniff
 from aisec.source import BytesSource, FileSource, Source
@@ -37,11 +37,15 @@ def analyze_artifact(item: Discovered, rules: Sequence[BoundRule], policy: Polic
     hash_error = None
     if item.hash_content:
         try:
-            artifact = replace(artifact, sha256=sha256_of(_real(item.fs_path), policy.limits))
+            artifact = replace(artifact, sha256=_sha256(item, policy))
         except OSError as exc:
             hash_error = f"cannot hash: {exc.strerror or exc}"
+        except SourceReadError as exc:
+            hash_error = f"cannot hash: {exc}"
+    # A remote object has no local path: analyzers that look for siblings on disk must not find any.
     context = AnalysisContext(path=artifact.path, limits=policy.limits, settings=policy.settings,
-                              nested=_analyze_nested, fs_path=item.fs_path, dataset_group=item.dataset_group)
+                              nested=_analyze_nested, fs_path=None if item.remote else item.fs_path,
+                              dataset_group=item.dataset_group)
     facts = list(_core_facts(artifact, context))
     if hash_error is not None:
         context.error("io", hash_error)
@@ -72,6 +76,8 @@ def _analyze_file(item: Discovered, context: AnalysisContext) -> list[Fact]:
     if item.artifact.kind is ArtifactKind.DIRECTORY:
         # Folder analyzers read the folder through ``context.fs_path``; they get no bytes of their own.
         return _run(analyzers, BytesSource(b"", budget=0), context)
+    if item.remote is not None:
+        return _analyze_remote(item, analyzers, context)
     try:
         # Discovery only keeps symlinks whose target stays inside the scanned root; read that target.
         source = FileSource(_real(item.fs_path), budget=context.limits.max_read_bytes)
@@ -80,6 +86,30 @@ def _analyze_file(item: Discovered, context: AnalysisContext) -> list[Fact]:
         return []
     with source:
         return _run(analyzers, source, context)
+
+
+def _analyze_remote(item: Discovered, analyzers: Sequence[Analyzer], context: AnalysisContext) -> list[Fact]:
+    from aisec.remote.source import RemoteSource  # fsspec loads only for remote objects
+
+    assert item.remote is not None
+    try:
+        source = RemoteSource(item.remote, budget=context.limits.max_read_bytes)
+    except SourceReadError as exc:
+        context.error("io", str(exc))
+        return []
+    facts = _run(analyzers, source, context)
+    # An analyzer may have swallowed the network error as a parse failure: the object is still not fully scanned.
+    if source.failure and not any(e.reason == "io" and source.failure in e.message for e in context.errors):
+        context.error("io", source.failure)
+    return facts
+
+
+def _sha256(item: Discovered, policy: Policy) -> str:
+    if item.remote is not None:
+        from aisec.remote.source import remote_sha256
+
+        return remote_sha256(item.remote, policy.limits.max_hash_bytes)
+    return sha256_of(_real(item.fs_path), policy.limits)
 
 
 def _real(fs_path: Path) -> Path:
@@ -95,6 +125,9 @@ def _run(analyzers: Sequence[Analyzer], source: Source, context: AnalysisContext
                 facts.append(fact)
         except LimitExceeded as exc:
             context.error("limit", f"{name}: {exc}", location=context.at(), limit=exc.limit)
+        except SourceReadError as exc:
+            context.error("io", f"{name}: {exc}", location=context.at())
+            break  # the bytes cannot be fetched: the other analyzers would only fail the same way
         except (ArtifactError, AisecError) as exc:
             context.error("malformed", f"{name}: {exc}", location=context.at())
         except RecursionError:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aisec.limits import Limits
 from aisec.model import Artifact, ArtifactKind, ScanError
+from aisec.remote.uri import RemoteObject, is_remote
 from aisec.sniff import SNIFF_BYTES, declared_kind, sniff
 
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
@@ -38,6 +39,9 @@ class Discovered:
     """The shard group (``data/train-*-of-00008.parquet``) this dataset file belongs to, if any."""
     hash_content: bool = False
     """Whether the analysis computes the file's SHA-256 for the report (asked for, and the file is a file)."""
+    remote: RemoteObject | None = None
+    """Set for an object in remote storage (``s3://…``): workers read it themselves with ranged requests, and
+    ``fs_path`` is then a placeholder no OS call can open."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,10 +82,13 @@ def shown_path(target: str | Path, root: Path) -> str:
     return absolute.as_posix()
 
 
-def discover(targets: Sequence[str | Path], limits: Limits) -> Discovery:
-    """Walk every target; never follow a symlink out of the target it was found under."""
+def discover(targets: Sequence[str | Path], limits: Limits, *, anonymous: bool = False) -> Discovery:
+    """Walk every target; never follow a symlink out of the target it was found under. Remote URIs
+    (``s3://…``) are listed through fsspec (``anonymous``: without credentials)."""
     items: dict[str, Discovered] = {}
     errors: list[ScanError] = []
+    remote = [str(t) for t in targets if is_remote(t)]
+    targets = [t for t in targets if not is_remote(t)]
     root = display_root(targets)
     for target in targets:
         path = Path(target)
@@ -106,8 +113,20 @@ def discover(targets: Sequence[str | Path], limits: Limits) -> Discovery:
             for folder in _model_folders(items, scope, root):
                 items.setdefault(folder.artifact.path, folder)
     _prefer_link_names(items)
+    if remote:
+        items.update(_remote_items(remote, limits, errors, anonymous=anonymous))
     ordered = tuple(items[k] for k in sorted(items))
     return Discovery(items=ordered, errors=tuple(sorted(errors, key=lambda e: (e.path, e.reason))))
+
+
+def _remote_items(targets: Sequence[str], limits: Limits, errors: list[ScanError], *,
+                  anonymous: bool) -> dict[str, Discovered]:
+    from aisec.remote.discover import REMOTE_FS_PATH, discover_remote  # fsspec loads only for remote targets
+
+    found = discover_remote(targets, limits, anonymous=anonymous)
+    errors.extend(found.errors)
+    return {artifact.path: Discovered(artifact=artifact, fs_path=REMOTE_FS_PATH, remote=obj)
+            for artifact, obj in found.objects}
 
 
 def _prefer_link_names(items: dict[str, Discovered]) -> None:

@@ -60,3 +60,7 @@ class LimitExceeded(ArtifactError):
 
 class VerificationError(AisecError):
     """A signature or attestation failed verification."""
+
+
+class SourceReadError(AisecError):
+    """Bytes of an artifact could not be fetched (a network or storage error, not a malformed file)."""

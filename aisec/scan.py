@@ -117,9 +117,11 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
          today: dt.date | None = None, fail_on: Severity | None = None, min_severity: Severity | None = None,
          jobs: int | None = None, executor: Executor | None = None,
          progress: Callable[[int, int], Progress] | None = None, label_column: str | None = None,
-         text_columns: Sequence[str] = (), hashes: bool = False) -> Report:
+         text_columns: Sequence[str] = (), hashes: bool = False, anonymous: bool = False) -> Report:
     """Scan files and folders under a policy and return the report. Never executes an artifact.
 
+    ``paths`` may mix local paths and remote URIs (``s3://``, ``gs://``, ``hf://``, ``https://``), read with
+    ranged requests; ``anonymous`` reads remote storage without credentials.
     ``jobs`` worker processes analyze artifacts in parallel (default: one per CPU; each file gets
     ``max_seconds_per_file``); ``jobs=0`` analyzes in this process. The report does not depend on ``jobs``.
     ``progress(files, bytes)``, when given, is called once after discovery and returns a per-artifact callback.
@@ -130,7 +132,7 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
     started = _now()
     loaded, _rules, bound = load_configuration(policy, rules_dir)
     loaded = with_dataset_roles(loaded, label_column=label_column, text_columns=text_columns)
-    found = discover(paths, loaded.limits)
+    found = discover(paths, loaded.limits, anonymous=anonymous)
     kinds = DATASET_KINDS
     groups: Mapping[str, str] = {}
     if any(i.artifact.kind in kinds for i in found.items):  # the dataset modules load only when there are datasets

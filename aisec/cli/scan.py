@@ -59,7 +59,8 @@ def add_verbs(verbs: Verbs) -> None:
     """Register ``aisec scan``."""
     scan = verbs.add_parser("scan", help="scan files and folders", epilog=EXIT_CODES_HELP,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    scan.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to scan")
+    scan.add_argument("paths", nargs="+", metavar="PATH",
+                      help="files or folders to scan, or remote URIs (s3://, gs://, hf://org/repo[@rev], https://)")
     scan.add_argument("--policy", metavar="NAME|FILE",
                       help="built-in policy (default, strict, audit) or a policy file (default: default); flags beat "
                            "AISEC_* variables, which beat the project file (see aisec config show)")
@@ -89,6 +90,8 @@ def add_verbs(verbs: Verbs) -> None:
     scan.add_argument("--hashes", action="store_true",
                       help="put each file's SHA-256 in the report (files up to max_hash_bytes; always done with "
                            "--attest); without it no file is read whole just to be hashed")
+    scan.add_argument("--anonymous", action="store_true",
+                      help="read remote URIs without credentials (public buckets and repositories)")
     scan.add_argument("--no-color", action="store_true", help="never colour the text report")
     scan.add_argument("--config", metavar="FILE",
                       help="project file to read (aisec.yaml or pyproject.toml); default: the working directory's")
@@ -127,7 +130,7 @@ def run_scan(args: argparse.Namespace) -> int:
                       executor=chosen_executor(args),
                       progress=progress if show else None,
                       label_column=settings.label_column, text_columns=settings.text_columns,
-                      hashes=args.hashes or settings.attestation is not None)
+                      hashes=args.hashes or settings.attestation is not None, anonymous=args.anonymous)
     finally:
         for line in lines:
             line.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,6 +16,10 @@ SRCROOT = "%SRCROOT%"
 FSROOT = "%FSROOT%"
 """Base of the few report paths outside the report's base (a missing ``/data/x.pkl`` given on the command line):
 their URI is relative to ``file:///``, so no result carries an absolute-path reference."""
+REMOTE_PATH = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/]*)/?(.*)$", re.DOTALL)
+"""A remote object's report path (``s3://bucket/key``): its base (``s3://bucket``) and the rest. Such a path is
+relative to a base named by its own URI (``s3://bucket/``), so results carry no absolute URI (GitHub refuses
+schemes other than ``file``) and the location still names the bucket and key."""
 BINARY_MIME = "application/octet-stream"
 
 
@@ -212,6 +217,9 @@ def _bases(report: Report) -> dict[str, Any]:
     if any(p.startswith("/") for p in paths):
         bases[FSROOT] = {"uri": "file:///", "description": {"text": "The file-system root (for paths given on the "
                                                                     "command line outside the report's base)."}}
+    for base in sorted({m.group(1) for p in paths if (m := REMOTE_PATH.match(p))}):
+        bases[base + "/"] = {"uri": escape.uri_of(base) + "/",
+                             "description": {"text": "Remote storage the scanned objects were read from."}}
     return bases
 
 
@@ -219,6 +227,9 @@ def location_of(path: str) -> dict[str, Any]:
     """A report path as a SARIF ``artifactLocation``: relative to %SRCROOT%, or to %FSROOT% when absolute."""
     if path.startswith("/"):
         return {"uri": uri_of(path.lstrip("/")), "uriBaseId": FSROOT}
+    remote = REMOTE_PATH.match(path)
+    if remote:
+        return {"uri": uri_of(remote.group(2)) or ".", "uriBaseId": remote.group(1) + "/"}
     return {"uri": uri_of(path), "uriBaseId": SRCROOT}
 
 
@@ -227,7 +238,11 @@ def path_of(location: object) -> str:
     if not isinstance(location, dict) or not isinstance(location.get("uri"), str):
         return ""
     # surrogateescape: a name that is not UTF-8 comes back spelt as the scan spells it (os.fsdecode)
-    return ("/" if location.get("uriBaseId") == FSROOT else "") + unquote(location["uri"], errors="surrogateescape")
+    base = location.get("uriBaseId")
+    rest = unquote(location["uri"], errors="surrogateescape")
+    if isinstance(base, str) and "://" in base:
+        return base.rstrip("/") + ("" if rest == "." else "/" + rest)
+    return ("/" if base == FSROOT else "") + rest
 
 
 def uri_of(path: str) -> str:
