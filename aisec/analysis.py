@@ -92,8 +92,13 @@ def _analyze_remote(item: Discovered, analyzers: Sequence[Analyzer], context: An
     from aisec.remote.source import RemoteSource  # fsspec loads only for remote objects
 
     assert item.remote is not None
+    budget = context.limits.max_read_bytes
+    if any(a.name == "dataset" for a in analyzers):
+        # Datasets legitimately need every byte (a local one is streamed outside the budget too);
+        # max_file_bytes and max_dataset_rows bound the work instead.
+        budget = max(budget, item.remote.size)
     try:
-        source = RemoteSource(item.remote, budget=context.limits.max_read_bytes)
+        source = RemoteSource(item.remote, budget=budget)
     except SourceReadError as exc:
         context.error("io", str(exc))
         return []

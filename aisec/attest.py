@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from aisec import strictjson
-from aisec.discovery import discover, display_root
-from aisec.errors import AisecError, VerificationError
+from aisec.discovery import Discovered, discover, display_root
+from aisec.errors import AisecError, SourceReadError, VerificationError
 from aisec.limits import Limits
 from aisec.model import ArtifactKind, Report, Severity
 from aisec.signing import dsse
@@ -297,6 +297,14 @@ def _subject_digests(raw: Any, problems: list[str]) -> dict[str, str]:
     return expected
 
 
+def _digest(item: Discovered) -> str:
+    if item.remote is not None:  # an object in remote storage, read whole in ranged chunks
+        from aisec.remote.source import remote_sha256
+
+        return remote_sha256(item.remote, item.remote.size)
+    return sha256_file(item.fs_path)
+
+
 def _check_files(paths: Sequence[str | Path], expected: dict[str, str], skipped: set[str], problems: list[str],
                  notes: list[str]) -> None:
     found = discover(paths, Limits())
@@ -309,9 +317,11 @@ def _check_files(paths: Sequence[str | Path], expected: dict[str, str], skipped:
             continue
         seen.add(artifact.path)
         try:
-            digest = artifact.sha256 or sha256_file(item.fs_path)
+            digest = artifact.sha256 or _digest(item)
         except OSError as exc:
             raise VerificationError(f"cannot hash {artifact.path}: {exc.strerror or exc}") from None
+        except SourceReadError as exc:
+            raise VerificationError(f"cannot hash {artifact.path}: {exc}") from None
         want = expected.get(artifact.path)
         if want is None and artifact.path in skipped:
             notes.append(f"{artifact.path}: written by the scan itself (a report), not attested and not checked")

@@ -35,7 +35,7 @@ SLOW_MODULES: frozenset[str] = frozenset({
     "tests/hardening/test_mutation.py", "tests/hardening/test_fail_closed.py", "tests/workflow/test_gate.py",
     "tests/workflow/test_html.py", "tests/hardening/test_limits_hold.py", "tests/datasets/test_row_groups.py",
     "tests/distributed/test_dask_executor.py",  # a real LocalCluster (2 worker processes) and scans on it
-    "tests/remote/test_s3_scan.py",
+    "tests/remote/test_s3_scan.py", "tests/remote/test_http_scan.py",
 })
 """Test modules marked ``slow``: the quick loop ``pytest -m "not slow"`` leaves them out; the README's full command
 (and so CI) runs them. A module belongs here when its tests take seconds each on a quiet machine (measured with

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 SKIPPED_PARTS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 """Folders never descended into (the same as for local folders)."""
+SNIFF_THREADS = 16
+"""Objects sniffed at once during discovery."""
 REMOTE_FS_PATH = Path("\0remote")
 """``Discovered.fs_path`` of a remote object: no operating-system call can open it (embedded NUL), so code
 that wrongly treats a remote object as a local file fails loudly instead of reading a local look-alike."""
@@ -36,8 +39,7 @@ class RemoteFound:
 def discover_remote(targets: Sequence[str], limits: Limits, *, anonymous: bool = False) -> RemoteFound:
     """List and sniff every remote target; a target or object that fails is an error, the others go on."""
     found = RemoteFound()
-    seen: set[str] = set()
-    count = 0
+    listed: dict[str, tuple[RemoteObject, AbstractFileSystem]] = {}
     for target in targets:
         protocol = protocol_of(target)
         if protocol is None:
@@ -48,21 +50,31 @@ def discover_remote(targets: Sequence[str], limits: Limits, *, anonymous: bool =
             continue
         fs = filesystem(protocol, anonymous=anonymous)
         for uri, path, size in _list(fs, target, protocol, found.errors):
-            if uri in seen:
+            if uri in listed:
                 continue
-            seen.add(uri)
-            count += 1
-            if count > limits.max_files:
+            if len(listed) == limits.max_files:
                 found.errors.append(ScanError(path=target, reason="limit", limit="max_files",
                                               message=f"more than max_files={limits.max_files} files; the rest "
                                                       "were not scanned"))
-                return found
-            remote = RemoteObject(uri=uri, protocol=protocol, path=path, anonymous=anonymous, size=size)
-            try:
-                found.objects.append((describe_remote(remote, fs, limits), remote))
-            except SourceReadError as exc:
-                found.errors.append(ScanError(path=uri, reason="io", message=str(exc)))
+                break
+            listed[uri] = (RemoteObject(uri=uri, protocol=protocol, path=path, anonymous=anonymous, size=size), fs)
+    # Sniffing is one or two round trips per object: done concurrently, so a large prefix is not listed at the
+    # speed of its latency (results are kept in listing order).
+    with ThreadPoolExecutor(max_workers=SNIFF_THREADS) as pool:
+        described = list(pool.map(lambda pair: _describe(pair[0], pair[1], limits), listed.values()))
+    for (remote, _fs), outcome in zip(listed.values(), described, strict=True):
+        if isinstance(outcome, Artifact):
+            found.objects.append((outcome, remote))
+        else:
+            found.errors.append(ScanError(path=remote.uri, reason="io", message=outcome))
     return found
+
+
+def _describe(remote: RemoteObject, fs: AbstractFileSystem, limits: Limits) -> Artifact | str:
+    try:
+        return describe_remote(remote, fs, limits)
+    except SourceReadError as exc:
+        return str(exc)
 
 
 def _list(fs: AbstractFileSystem, target: str, protocol: str,

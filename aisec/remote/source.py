@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aisec.errors import SourceReadError
 from aisec.remote.fs import filesystem
@@ -15,11 +15,14 @@ from aisec.source import Source
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
-BLOCK = 64 * 1024
-"""Reads are fetched in aligned blocks of this size: analyzers make many small reads (zip directories,
-pickle opcodes) and one round trip per read would dominate; a block is small next to any tensor."""
-CACHED_BLOCKS = 64
-"""Blocks kept per object (4 MiB): re-reads of headers and directories cost no second request."""
+PAGE = 4 * 1024
+"""Reads are fetched in aligned pages of this size, and re-reads (zip directories, headers) hit the cache."""
+READAHEAD = 64 * 1024
+"""A read that continues the previous one fetches at least this much: a sequential parser (pickle opcodes, a
+stream) makes many small reads and one round trip each would dominate. An isolated read (a zip member's local
+header between two tensors) costs its pages only, so a checkpoint's tensors are never fetched."""
+CACHED_PAGES = 1024
+"""Pages kept per object (4 MiB)."""
 HASH_CHUNK = 8 * 1024 * 1024
 
 
@@ -41,42 +44,48 @@ class RemoteSource(Source):
     def __init__(self, remote: RemoteObject, *, budget: int, fs: AbstractFileSystem | None = None) -> None:
         self.remote = remote
         self._fs = fs if fs is not None else filesystem(remote.protocol, anonymous=remote.anonymous)
-        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._pages: OrderedDict[int, bytes] = OrderedDict()
+        self._last_end = -1
         self.fetched = 0
         self.requests = 0
+        self._handle: Any = None
         self.failure: str | None = None
         """The first network error met (analyzers may swallow the exception; the scan still reports it)."""
         super().__init__(size=remote.size, budget=budget)
 
     def read_at(self, offset: int, length: int) -> bytes:
-        """Up to ``length`` bytes at ``offset``, charged to the budget; missing blocks are fetched in one request."""
+        """Up to ``length`` bytes at ``offset``, charged to the budget; missing pages are fetched in one request."""
         offset = max(0, offset)
         length = max(0, min(length, self.size - offset))
         if not length:
             return b""
         self._charge(length)
-        first, last = offset // BLOCK, (offset + length - 1) // BLOCK
-        missing = [i for i in range(first, last + 1) if i not in self._blocks]
+        first, last = offset // PAGE, (offset + length - 1) // PAGE
+        missing = [i for i in range(first, last + 1) if i not in self._pages]
         if missing:
-            self._fetch(missing[0], missing[-1])
-        data = b"".join(self._blocks[i] for i in range(first, last + 1))
+            low, high = missing[0], missing[-1]
+            if offset == self._last_end:
+                high = max(high, low + READAHEAD // PAGE - 1)
+            self._fetch(low, min(high, (self.size - 1) // PAGE))
+        self._last_end = offset + length
+        data = b"".join(self._pages[i] for i in range(first, last + 1))
         for i in range(first, last + 1):
-            self._blocks.move_to_end(i)
-        start = offset - first * BLOCK
+            self._pages.move_to_end(i)
+        start = offset - first * PAGE
         return data[start:start + length]
 
     def _fetch(self, first: int, last: int) -> None:
-        start, end = first * BLOCK, min(self.size, (last + 1) * BLOCK)
+        start, end = first * PAGE, min(self.size, (last + 1) * PAGE)
         data = self.fetch_range(start, end)
         for i in range(first, last + 1):
-            self._blocks[i] = data[(i - first) * BLOCK:(i - first + 1) * BLOCK]
-        while len(self._blocks) > max(CACHED_BLOCKS, last - first + 1):
-            self._blocks.popitem(last=False)
+            self._pages[i] = data[(i - first) * PAGE:(i - first + 1) * PAGE]
+        while len(self._pages) > max(CACHED_PAGES, last - first + 1):
+            self._pages.popitem(last=False)
 
     def fetch_range(self, start: int, end: int) -> bytes:
         """Bytes ``start`` to ``end`` (exclusive) in one request, uncached and not charged to the budget."""
         try:
-            data = bytes(self._fs.cat_file(self.remote.path, start=start, end=end))
+            data = self._read(start, end)
         except MemoryError:
             raise
         except Exception as exc:  # any backend's network/storage error: one object fails, the scan goes on
@@ -93,6 +102,18 @@ class RemoteSource(Source):
             self.failure = self.failure or message
             raise SourceReadError(message)
         return data
+
+
+    def _read(self, start: int, end: int) -> bytes:
+        if self.remote.protocol not in ("http", "https"):
+            return bytes(self._fs.cat_file(self.remote.path, start=start, end=end))
+        # Over HTTP a server may ignore Range and send the whole file: fsspec's HTTP file checks the reply
+        # and refuses (rather than reading gigabytes) where cat_file would read the whole body.
+        if self._handle is None:
+            self._handle = self._fs.open(self.remote.path, "rb", block_size=READAHEAD, cache_type="none",
+                                         size=self.size)
+        self._handle.seek(start)
+        return bytes(self._handle.read(end - start))
 
 
 def remote_sha256(remote: RemoteObject, max_bytes: int) -> str:

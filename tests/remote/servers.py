@@ -7,6 +7,7 @@ import http.server
 import logging
 import os
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,10 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
 
     root: Path
     sent: list[int]
+    broken: frozenset[str] = frozenset()
+    """Names whose GET drops the connection after the headers (a network failure mid-object)."""
+    no_ranges: frozenset[str] = frozenset()
+    """Names served whole whatever Range asks (a server without range support)."""
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -59,7 +64,7 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
         size = path.stat().st_size
         start, end = 0, size - 1
         match = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", ""))
-        if match:
+        if match and path.name not in self.no_ranges:
             if match.group(1):
                 start = int(match.group(1))
                 end = min(size - 1, int(match.group(2))) if match.group(2) else size - 1
@@ -74,6 +79,11 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if not body:
             return
+        if path.name in self.broken:
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         with open(path, "rb") as handle:
             handle.seek(start)
             left = end - start + 1
@@ -81,16 +91,21 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
                 chunk = handle.read(min(left, 1024 * 1024))
                 if not chunk:
                     break
-                self.wfile.write(chunk)
+                try:
+                    self.wfile.write(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client stopped reading (a server without ranges: aisec refused the body)
                 self.sent.append(len(chunk))
                 left -= len(chunk)
 
 
 @contextlib.contextmanager
-def range_http(root: Path) -> Iterator[tuple[str, list[int]]]:
+def range_http(root: Path, *, broken: frozenset[str] = frozenset(),
+               no_ranges: frozenset[str] = frozenset()) -> Iterator[tuple[str, list[int]]]:
     """A threaded HTTP server for ``root`` on 127.0.0.1; yields its base URL and the list of body bytes sent."""
     sent: list[int] = []
-    handler = type("Handler", (_RangeHandler,), {"root": root, "sent": sent})
+    handler = type("Handler", (_RangeHandler,), {"root": root, "sent": sent, "broken": broken,
+                                                 "no_ranges": no_ranges})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -114,3 +129,47 @@ def upload(fs: Any, local: Path, uri_path: str) -> None:
 def environ_without_aws() -> dict[str, str]:
     """The current environment with every AWS_/FSSPEC_ variable removed (the test sets its own)."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FSSPEC_"))}
+
+
+@contextlib.contextmanager
+def counting_proxy(upstream: str) -> Iterator[tuple[str, list[int]]]:
+    """A TCP proxy on 127.0.0.1 in front of ``upstream`` (``http://host:port``) that counts every byte sent back
+    to clients (headers included): what a scan costs on the wire, whichever process made the requests."""
+    host, port = upstream.removeprefix("http://").rstrip("/").split(":")
+    received = [0]
+    lock = threading.Lock()
+    listener = socket.create_server(("127.0.0.1", 0))
+    stopping = threading.Event()
+
+    def pump(source: socket.socket, sink: socket.socket, counted: bool) -> None:
+        try:
+            while chunk := source.recv(256 * 1024):
+                sink.sendall(chunk)
+                if counted:
+                    with lock:
+                        received[0] += len(chunk)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def serve() -> None:
+        while not stopping.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection((host, int(port)))
+            threading.Thread(target=pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=pump, args=(server, client, True), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", received
+    finally:
+        stopping.set()
+        listener.close()
+        thread.join(timeout=5)
