@@ -45,7 +45,7 @@ def analyze_artifact(item: Discovered, rules: Sequence[BoundRule], policy: Polic
     # A remote object has no local path: analyzers that look for siblings on disk must not find any.
     context = AnalysisContext(path=artifact.path, limits=policy.limits, settings=policy.settings,
                               nested=_analyze_nested, fs_path=None if item.remote else item.fs_path,
-                              dataset_group=item.dataset_group)
+                              dataset_group=item.dataset_group, digests=dict(item.digests))
     facts = list(_core_facts(artifact, context))
     if hash_error is not None:
         context.error("io", hash_error)

@@ -42,6 +42,8 @@ class Discovered:
     remote: RemoteObject | None = None
     """Set for an object in remote storage (``s3://…``): workers read it themselves with ranged requests, and
     ``fs_path`` is then a placeholder no OS call can open."""
+    digests: tuple[tuple[str, str], ...] = ()
+    """(real path, SHA-256 hex) of files in this folder the scan already hashed: the signature check reuses them."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +136,8 @@ def _prefer_link_names(items: dict[str, Discovered]) -> None:
     links, not the ``blobs/<sha>`` files they point to (the blob is dropped when an in-root link names it)."""
     linked = {_resolve(item.fs_path) for item in items.values()
               if item.fs_path.is_symlink() and item.artifact.kind is not ArtifactKind.DIRECTORY}
+    if not linked:
+        return  # no file link: nothing to drop (and no target of every file to resolve)
     for rel in [rel for rel, item in items.items() if not item.fs_path.is_symlink()
                 and item.artifact.kind is not ArtifactKind.DIRECTORY and _resolve(item.fs_path) in linked]:
         del items[rel]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aisec import __version__
 from aisec.analyzers import REGISTRY, fact_catalog
-from aisec.discovery import discover, nothing_to_scan
+from aisec.discovery import Discovered, discover, nothing_to_scan
 from aisec.engine.config_cache import cached
 from aisec.engine.evaluate import BoundRule, apply_suppressions, at_or_above, descriptors, findings_for, select_rules
 from aisec.engine.policy import BUILTIN_POLICY_NAMES, Policy, load_policy
@@ -149,7 +150,7 @@ def scan(paths: Sequence[str | Path], *, policy: str | Path = "default", rules_d
     callback = None
     if progress is not None:
         callback = progress(len(found.items), sum(item.artifact.size for item in found.items))
-    results = executor.run(items, bound, loaded, callback)
+    results = _analyze(executor, items, bound, loaded, callback)
     findings = [f for r in results for f in r.findings]
     errors = list(found.errors) + [e for r in results for e in r.errors]
     if any(r.partials for r in results):
@@ -189,6 +190,42 @@ def _signatures(results: Sequence[ArtifactResult]) -> tuple[SignatureStatus, ...
     from aisec.signing.status import signature_statuses
 
     return signature_statuses(folders)
+
+
+def _analyze(executor: Executor, items: Sequence[Discovered], rules: Sequence[BoundRule], policy: Policy,
+             progress: Progress | None) -> list[ArtifactResult]:
+    """Every item's result, in the order of ``items``.
+
+    When files are hashed for the report, signed model folders are analysed after their files and get the
+    files' SHA-256 from those results: the signature check then reads no file a second time (a signed folder
+    is hashed once per scan).
+    """
+    signed = [i for i, item in enumerate(items) if _holds_signature(item, policy)] \
+        if any(item.hash_content for item in items) else []
+    if not signed:
+        return executor.run(items, rules, policy, progress)
+    later = set(signed)
+    first = [i for i in range(len(items)) if i not in later]
+    results = dict(zip(first, executor.run([items[i] for i in first], rules, policy, progress), strict=True))
+    hashed = [(os.path.realpath(items[i].fs_path), results[i].artifact.sha256) for i in first
+              if results[i].artifact.sha256 and items[i].artifact.kind is not ArtifactKind.DIRECTORY
+              and items[i].remote is None]
+    folders = []
+    for i in signed:
+        root = os.path.join(os.path.realpath(items[i].fs_path), "")
+        folders.append(replace(items[i], digests=tuple(sorted((p, d) for p, d in hashed if p.startswith(root)))))
+    results.update(zip(signed, executor.run(folders, rules, policy, progress), strict=True))
+    return [results[i] for i in range(len(items))]
+
+
+def _holds_signature(item: Discovered, policy: Policy) -> bool:
+    """A model folder with a signature file of its own (which its analysis verifies by hashing its files)."""
+    if item.artifact.kind is not ArtifactKind.DIRECTORY or item.remote is not None:
+        return False
+    from aisec.signing.settings import load_signature_settings
+
+    names = load_signature_settings(policy.settings).file_names
+    return any(os.path.isfile(os.path.join(item.fs_path, name)) for name in names)
 
 
 def _role_notices(results: Sequence[ArtifactResult]) -> tuple[str, ...]:

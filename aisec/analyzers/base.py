@@ -43,6 +43,8 @@ class AnalysisContext:
     """The shard group of a dataset file: cross-row analysis is deferred to the group's merge step."""
     partials: list[Any] = field(default_factory=list)
     """Plain-data partial state an analyzer leaves for a merge step (one per shard of a dataset group)."""
+    digests: Mapping[str, str] = field(default_factory=dict)
+    """SHA-256 (hex) by real path of files this scan already hashed (a model folder's files, for its signature)."""
 
     def at(self, **fields: Any) -> Location:
         """A location in the current source (member chain filled in)."""

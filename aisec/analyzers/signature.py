@@ -67,7 +67,7 @@ class SignatureAnalyzer:
             trust = _trust_for(signature, settings)
             result = verify_model(folder, signature_path=signature, trust=trust,
                                   ignore_unsigned_files=settings.ignore_unsigned_files,
-                                  allow_symlinks=settings.allow_symlinks)
+                                  allow_symlinks=settings.allow_symlinks, known_digests=context.digests)
         except AisecError as exc:
             context.error("io", f"signature could not be verified: {exc.diagnostics()}", location=where)
             return

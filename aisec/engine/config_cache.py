@@ -19,7 +19,6 @@ import importlib
 import importlib.util
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -108,7 +107,8 @@ def _read(entry: Path, identity: str, code: str) -> Any:
     try:
         if entry.stat().st_size > MAX_ENTRY_BYTES:
             return None
-        document = json.loads(entry.read_text(encoding="utf-8"))
+        # One pass: the parser hands every object to _decode_object as it closes (no second walk of the tree).
+        document = json.loads(entry.read_text(encoding="utf-8"), object_hook=_decode_object)
         if document["identity"] != identity or document["code"] != code:
             return None
         paths = document["inputs"]
@@ -116,7 +116,7 @@ def _read(entry: Path, identity: str, code: str) -> Any:
             return None
         if file_digest(Path(p) for p in paths) != document["digest"]:
             return None
-        return decode(document["value"])
+        return document["value"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError, RecursionError):
         return None  # missing, stale, corrupt or from another version: validate again
 
@@ -124,6 +124,8 @@ def _read(entry: Path, identity: str, code: str) -> Any:
 def _write(entry: Path, document: dict[str, Any]) -> None:
     text = json.dumps(document, sort_keys=True, separators=(",", ":"))
     entry.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # only a run that (re)builds an entry writes one
+
     handle, temp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -184,6 +186,29 @@ def decode(value: Any) -> Any:
     raise ValueError("not a cache value")
 
 
+def _decode_object(value: dict[str, Any]) -> Any:
+    """:func:`decode` of one JSON object whose members are already decoded (``json.loads``'s object hook); an
+    object without a marker is a plain one (the cache document itself, a dataclass's fields)."""
+    if "$t" in value:
+        return tuple(value["$t"])
+    if "$fs" in value:
+        return frozenset(value["$fs"])
+    if "$mp" in value:
+        return MappingProxyType(dict(value["$mp"]))
+    if "$d" in value:
+        return dict(value["$d"])
+    if "$date" in value:
+        return dt.date.fromisoformat(value["$date"])
+    if "$enum" in value:
+        return _class(value["$enum"])(value["v"])
+    if "$dc" in value:
+        cls = _class(value["$dc"])
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            raise TypeError(f"{value['$dc']} is not a dataclass")
+        return cls(**_mapping(value["f"]))
+    return value
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise TypeError("dataclass fields must be a mapping")
@@ -194,6 +219,7 @@ def _name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+@functools.cache
 def _class(name: str) -> Any:
     module, _, qualname = name.partition(":")
     if not module.startswith("aisec.") or not qualname.isidentifier():

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aisec.signing.hashing import HashTask, hash_tasks
+from aisec.signing.hashing import HashOutcome, HashTask, hash_tasks
 from aisec.signing.layout import Layout, LocalFile
 from aisec.signing.manifest import Resource, Serialization
 from aisec.signing.names import name_problem, shard_name, shard_ranges
@@ -81,10 +81,20 @@ def plan(
     return items
 
 
-def digest_files(files: Sequence[LocalFile], serialization: Serialization, *, workers: int | None = None) -> Digested:
-    """Hash ``files`` the way ``serialization`` says, in parallel."""
+def digest_files(files: Sequence[LocalFile], serialization: Serialization, *, workers: int | None = None,
+                 known: Mapping[str, str] | None = None) -> Digested:
+    """Hash ``files`` the way ``serialization`` says, in parallel.
+
+    ``known`` maps real file paths to the SHA-256 (hex) the caller already computed of them in this run (a scan
+    with ``--hashes``: its workers read every file once); a whole-file SHA-256 resource takes it from there
+    instead of reading the file a second time. Shards and other hash types are always computed.
+    """
     items = plan(files, serialization)
-    outcomes = hash_tasks([item[4] for item in items], serialization.hash_type, workers=workers)
+    reuse = known if known and serialization.method == "files" and serialization.hash_type == "sha256" else {}
+    given = [reuse.get(os.path.realpath(item[4].path), "") if reuse else "" for item in items]
+    todo = [i for i, digest in enumerate(given) if not digest]
+    computed = iter(hash_tasks([items[i][4] for i in todo], serialization.hash_type, workers=workers))
+    outcomes = [HashOutcome(digest=bytes.fromhex(digest)) if digest else next(computed) for digest in given]
     algorithm = serialization.resource_algorithm()
     resources: list[Resource] = []
     errors: dict[str, str] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,11 +127,15 @@ def verify_model(
     allow_symlinks: bool = False,
     workers: int | None = None,
     now: datetime.datetime | None = None,
+    known_digests: Mapping[str, str] | None = None,
 ) -> VerificationResult:
     """Check the signature and every file of ``model_path``; never raises for an invalid signature.
 
     With ``trust=None`` only the manifest is compared with the files (nothing is authenticated) and the result
     carries a ``not-authenticated`` discrepancy, so it is never valid.
+
+    ``known_digests`` (real path → SHA-256 hex) are digests this run already computed of the model's files; they
+    are used instead of reading those files again (see :func:`~aisec.signing.digest.digest_files`).
 
     Raises :class:`VerificationError` only when verification cannot be attempted: the model or the signature
     file is missing or unreadable, or an ignore path is unusable.
@@ -209,6 +213,7 @@ def verify_model(
             allow_symlinks,
             workers,
             state,
+            known_digests,
         )
     return VerificationResult(
         model_path=str(model),
@@ -434,6 +439,7 @@ def _compare(
     allow_symlinks: bool,
     workers: int | None,
     state: _State,
+    known_digests: Mapping[str, str] | None = None,
 ) -> tuple[tuple[str, ...], tuple[NotChecked, ...]]:
     serialization = statement.serialization
     signed: dict[str, list[Resource]] = {}
@@ -490,7 +496,7 @@ def _compare(
                 state.problems.append(found)
                 problem_paths.add(path)
     wanted = [f for name, f in files.items() if name in signed or not ignore_unsigned]
-    digested = digest_files(wanted, serialization, workers=workers)
+    digested = digest_files(wanted, serialization, workers=workers, known=known_digests)
     unreadable = dict(digested.errors)
     local: dict[str, list[Resource]] = {}
     for resource in digested.resources:
