@@ -54,3 +54,17 @@ def test_a_uri_without_the_remote_extra_names_the_extra(monkeypatch: pytest.Monk
     err = capsys.readouterr().err
     assert code == 2
     assert "pip install 'aisec[remote]'" in err and "s3fs" in err
+
+
+def test_real_backends_take_the_options_and_strip_uris_to_the_same_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Offline: constructing HfFileSystem and S3FileSystem makes no request; listing hf:// would need the Hub.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from aisec.remote.fs import filesystem
+
+    hf = filesystem("hf", anonymous=True)
+    assert type(hf).__name__ == "HfFileSystem"
+    uri = "hf://org/repo@v1.0/sub/model.bin"
+    assert hf._strip_protocol(uri) == fs_path_of(uri) == "org/repo@v1.0/sub/model.bin"
+    s3 = filesystem("s3", anonymous=True)
+    assert type(s3).__name__ == "S3FileSystem" and s3.anon is True
+    assert s3._strip_protocol("s3://bucket/models/a.pt") == fs_path_of("s3://bucket/models/a.pt")
