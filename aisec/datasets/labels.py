@@ -1,4 +1,4 @@
-"""Label errors: out-of-fold probabilities from a cross-validated model, cleanlab's ``find_label_issues`` with its
+"""Label errors: out-of-fold probabilities from a cross-validated model, cleanlab's confident-learning count and
 class-relative (confident-learning) thresholds, and a dataset-level noise rate tested against clean corpora."""
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ from aisec.datasets.features import Featurizer, as_labels, classifier
 from aisec.datasets.profile import Profile, SampleRow
 from aisec.datasets.records import Observation, RowRef, Span
 from aisec.datasets.settings import DatasetSettings
+
+METHOD = {True: "cleanlab.count.num_label_issues(off_diagonal_calibrated) rows furthest below their class's "
+                "confident-learning threshold",
+          False: "cleanlab.filter.find_label_issues(prune_by_noise_rate)"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,27 +79,40 @@ def predict_fold(cv: CrossValidated, positions: Sequence[int], x: Any) -> npt.ND
 
 
 def label_issues(profile: Profile, cv: CrossValidated) -> Iterator[Observation]:
-    """Every row cleanlab flags, most suspicious first, plus one dataset-level noise summary.
+    """Every row cleanlab's confident learning counts as a label issue, most suspicious first, plus one
+    dataset-level noise summary.
 
-    cleanlab's ``prune_by_noise_rate`` compares each row with per-class thresholds (the mean out-of-fold
-    probability of the class among rows labelled with it), so an under-confident text model still finds flipped
-    rows; an absolute cut on the own-label probability (the former 0.2) is never reached on such models.
+    How many: cleanlab's estimate of the number of label issues (``num_label_issues``, the calibrated confident
+    joint). Which: the rows furthest below their class's threshold (the mean out-of-fold probability of the class
+    among rows labelled with it; cleanlab's per-class thresholds). Ranking relative to the class matters when the
+    flips all go one way: the attacked class's model is biased towards the flipped rows, and cleanlab's
+    ``prune_by_noise_rate`` margin ranking or a global self-confidence ranking then picks natural ambiguity
+    instead (measured on poisonbench's class-targeted flips of real reviews: recall 0.2-0.55 at the same count
+    against 0.33-0.6).
     """
+    from cleanlab.count import num_label_issues
     from cleanlab.filter import find_label_issues
 
     s = profile.settings
     n = len(cv.y)
-    mask = find_label_issues(labels=cv.y, pred_probs=cv.pred_probs, filter_by="prune_by_noise_rate", n_jobs=1)
     self_conf = cv.pred_probs[np.arange(n), cv.y]
     thresholds = [float(cv.pred_probs[cv.y == k, k].mean()) if np.any(cv.y == k) else 1.0
                   for k in range(len(cv.classes))]
+    relative = self_conf - np.asarray(thresholds)[cv.y]
     predicted = cv.pred_probs.argmax(axis=1)
     margin = cv.pred_probs[np.arange(n), predicted] - self_conf
-    flagged = [int(i) for i in np.flatnonzero(mask)]
+    if cv.featurizer.has_text:
+        count = int(num_label_issues(labels=cv.y, pred_probs=cv.pred_probs,
+                                     estimation_method="off_diagonal_calibrated"))
+        indices = np.array([r.index for r in cv.rows], dtype=np.int64)
+        order = np.lexsort((indices, -margin, relative))  # deterministic: ties by margin, then row
+        flagged = [int(i) for i in order[:count] if relative[i] < 0]
+    else:
+        # Tables: the model is accurate and calibrated enough that cleanlab's own filter is already precise
+        # (the calibrated count over-estimates there: wine 0.78 precision against 0.9).
+        mask = find_label_issues(labels=cv.y, pred_probs=cv.pred_probs, filter_by="prune_by_noise_rate", n_jobs=1)
+        flagged = sorted((int(i) for i in np.flatnonzero(mask)), key=lambda i: (relative[i], -margin[i], i))
     chosen = [i for i in flagged if self_conf[i] <= s.label_issue_max_self_confidence]
-    # Ranked like cleanlab's find_label_issues(return_indices_ranked_by="self_confidence"): the row cap keeps
-    # the most suspicious rows.
-    chosen.sort(key=lambda i: (self_conf[i], -margin[i], cv.rows[i].index))
     for i in chosen:
         row = cv.rows[i]
         given = int(cv.y[i])
@@ -106,7 +123,7 @@ def label_issues(profile: Profile, cv: CrossValidated) -> Iterator[Observation]:
                                   "self_confidence": round(float(self_conf[i]), 4),
                                   "suggested_confidence": round(float(cv.pred_probs[i, predicted[i]]), 4),
                                   "class_threshold": round(thresholds[given], 4),
-                                  "method": "cleanlab.filter.find_label_issues(prune_by_noise_rate)",
+                                  "method": METHOD[cv.featurizer.has_text],
                                   "sampled": profile.sampled})
     related = tuple(RowRef(index=cv.rows[i].index, span=Span(line=cv.rows[i].line),
                            pointer=None if cv.rows[i].line is not None else f"/{cv.rows[i].index}")
@@ -143,7 +160,7 @@ def noise_summary(profile: Profile, cv: CrossValidated, *, issues: int, accuracy
                                "model": "text" if text else "tabular", "baseline": round(baseline, 4),
                                "expected_issues": round(baseline * n, 1), "p_value": float(f"{p_value:.3g}"),
                                "test": "one-sided binomial: flagged rows against the clean-corpus baseline",
-                               "method": "cleanlab.filter.find_label_issues(prune_by_noise_rate)",
+                               "method": METHOD[text],
                                "folds": cv.folds, "sampled": profile.sampled, "rows_in_file": profile.rows},
                        related=related)
 
