@@ -41,7 +41,7 @@ EXTENSION_KINDS: dict[str, str] = {
     ".npy": "npy", ".npz": "npz", ".pb": "protobuf", ".zip": "zip", ".7z": "7z", ".tar": "tar", ".gz": "gzip",
     ".bz2": "bzip2", ".xz": "xz", ".json": "json", ".jsonl": "jsonl", ".csv": "csv",
     ".parquet": "parquet", ".txt": "text", ".md": "text", ".py": "python", ".jinja": "jinja",
-    ".sig": "signature", ".yaml": "text", ".yml": "text",
+    ".sig": "signature", ".yaml": "text", ".yml": "text", ".nemo": "nemo",
 }
 """What a file name's extension claims; only used to report mismatches."""
 
@@ -74,6 +74,8 @@ _COMPATIBLE: dict[str, frozenset[ArtifactKind]] = {
                            ArtifactKind.BINARY}),
     "onnx": frozenset({ArtifactKind.ONNX, ArtifactKind.PROTOBUF}),
     "signature": frozenset({ArtifactKind.SIGNATURE, ArtifactKind.JSON}),
+    # NeMo writes a plain tar (older releases gzip it).
+    "nemo": frozenset({ArtifactKind.TAR, ArtifactKind.GZIP}),
 }
 
 

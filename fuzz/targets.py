@@ -194,6 +194,32 @@ def run_jinja(data: bytes) -> object:
     return analyze_template(data.decode("utf-8", "replace"))
 
 
+def run_hydra(data: bytes) -> list[Fact]:
+    """The Hydra/OmegaConf YAML walker, on the bytes as a NeMo ``model_config.yaml`` (top-level target counts)."""
+    context = AnalysisContext(path="model/model_config.yaml", limits=FUZZ_LIMITS, nested=_analyze_nested)
+    facts: list[Fact] = []
+    with contextlib.suppress(ArtifactError):
+        facts.extend(_analyzer("hydra").analyze(BytesSource(data, budget=FUZZ_LIMITS.max_read_bytes), context))
+    check_facts(facts, context.errors)
+    return facts
+
+
+def _hydra_configs() -> list[bytes]:
+    """The NeMo/Hydra fixtures' YAML configs (loose ones and those inside .nemo archives), plus alias and tag
+    shapes the fixtures do not cover."""
+    out = [b"a: &x {_target_: os.system}\nb: [*x, *x]\nc: !!python/object/apply:os.system [id]\n",
+           b"target: acme.M\nold: {cls: x.Y, params: {}}\nd: ${eval:'1'}\ne: {_target_: ${oc.env:C}}\n"]
+    for path in sorted(FIXTURES.glob("AISEC-MDL-08[0-4]/*/*")):
+        if path.suffix in (".yaml", ".yml"):
+            out.append(path.read_bytes())
+        elif path.suffix == ".nemo":
+            with contextlib.suppress(tarfile.TarError, OSError), tarfile.open(path) as archive:
+                member = archive.extractfile("./model_config.yaml")
+                if member is not None:
+                    out.append(member.read())
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- seeds
 
 
@@ -332,6 +358,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            seeds=_with_fixtures(_datasets, {"csv", "jsonl", "parquet"}), description="CSV/JSONL/Parquet readers"),
     Target(name="npy", run=lambda d: run_analyzer("npy", d), seeds=_with_fixtures(list, {"npy"}),
            description=".npy header parser"),
+    Target(name="hydra", run=run_hydra, seeds=_hydra_configs,
+           description="Hydra/OmegaConf YAML configs and NeMo model_config.yaml (_target_, tags, resolvers)"),
     Target(name="sarif", run=run_sarif, seeds=_sarif, description="baseline SARIF reader"),
     Target(name="bundle", run=run_bundle, seeds=_bundles, description="OMS signature bundle parser"),
     Target(name="sniffed", run=run_sniffed, seeds=lambda: fixture_seeds({k.value for k in ArtifactKind}, limit=40),
