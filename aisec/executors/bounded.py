@@ -3,7 +3,8 @@
 Engines that run tasks in long-lived worker processes they manage themselves (Dask, Ray) call
 :func:`analyze_bounded` inside each task, so ``max_seconds_per_file`` and ``max_worker_memory_bytes`` hold there as
 they do in :class:`aisec.executor.ProcessExecutor`, and a parser that crashes takes down the child, not the worker.
-The child lives on between tasks of one configuration (modules it imported stay imported), one per worker thread.
+The child lives on between tasks of one configuration (modules it imported stay imported), one per worker thread,
+until :func:`close_idle_children`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from aisec.executor import _cap_memory
 Configuration = tuple[Sequence[BoundRule], Policy]
 """The rules and the policy a task analyses under (one object per scan on a worker)."""
 _HEADER = 8
-_local = threading.local()
+_lock = threading.Lock()
+_idle: dict[int, BoundedChild] = {}
+"""Each worker thread's child between two tasks (a thread runs one task at a time)."""
 
 
 class _Died(Exception):
@@ -125,29 +128,38 @@ def analyze_bounded(item: Discovered, configuration: Configuration) -> ArtifactR
     """The analysis of ``item`` as plain data; a timeout or a dead child becomes a not-fully-scanned result."""
     rules, policy = configuration
     analyzers_for(item.artifact.kind)  # imported once in the long-lived worker, shared by the children it forks
-    child: BoundedChild | None = getattr(_local, "child", None)
-    if child is not None and child.configuration is not configuration:
-        child.close()
-        child = None
-    if child is not None and child.exited():  # gone between tasks (killed from outside): not this file's doing
-        child.close()
+    with _lock:  # checked out: close_idle_children() never touches a child at work
+        child = _idle.pop(threading.get_ident(), None)
+    if child is not None and (child.configuration is not configuration or child.exited()):
+        child.close()  # another scan's, or gone between tasks (killed from outside): not this file's doing
         child = None
     if child is None:
-        child = _local.child = BoundedChild(configuration)
+        child = BoundedChild(configuration)
     budget = policy.limits.max_seconds_per_file
     try:
         outcome = child.analyze(item, budget)
     except _Died:
-        _local.child = None
         return failed_result(item, rules, reason="internal",
                              message=f"the analysis process died ({child.died()}); the file may exhaust memory or "
                                      "crash a parser")
     if isinstance(outcome, ArtifactResult):
+        with _lock:
+            _idle[threading.get_ident()] = child
         return outcome
     child.close()
-    _local.child = None
     return failed_result(item, rules, reason="timeout", limit="max_seconds_per_file",
                          message=f"analysis took longer than max_seconds_per_file={budget:g}s and was stopped")
+
+
+def close_idle_children() -> int:
+    """End the children no task is using (an executor calls it on every worker when its scan is over, so no idle
+    child holds memory on a shared cluster); returns how many were ended."""
+    with _lock:
+        children = list(_idle.values())
+        _idle.clear()
+    for child in children:
+        child.close()
+    return len(children)
 
 
 def _serve(from_parent: int, to_parent: int, rules: Sequence[BoundRule], policy: Policy) -> None:

@@ -10,6 +10,7 @@ file: never a hang, never a lost file. Results come back in the order of the ite
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import queue
 from collections.abc import Sequence
@@ -112,6 +113,10 @@ class DaskExecutor:
                                                "or the scheduler stopped); the file was not analysed")
             if progress is not None:
                 progress(results[i])
+        from aisec.executors.bounded import close_idle_children
+
+        with contextlib.suppress(Exception):  # best effort: a worker that is gone has no child left either
+            client.run(close_idle_children, wait=True)
         return [results[i] for i in range(len(items))]
 
 

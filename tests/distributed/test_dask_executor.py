@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from aisec.cli import main
+from aisec.executors.bounded import close_idle_children
 from aisec.executors.dask_executor import DaskExecutor
 from aisec.report.json import render_json
 from aisec.report.sarif import render_sarif
@@ -112,6 +113,7 @@ def test_time_budget_and_memory_cap_hold_on_workers(tmp_path: Path, dask_client:
     assert {e.reason for e in report.errors} <= {"limit", "internal"}, report.errors
     assert ("big.pkl", "AISEC-GEN-001") in {(Path(f.path).name, f.rule_id) for f in report.findings}
     assert _worker_pids(dask_client) == pids  # the bounded children paid, the workers did not
+    assert set(dask_client.run(close_idle_children).values()) == {0}  # the executor already ended them
 
 
 def test_cli_runs_on_the_scheduler_from_the_environment(tmp_path: Path, dask_client: Any,
@@ -124,6 +126,50 @@ def test_cli_runs_on_the_scheduler_from_the_environment(tmp_path: Path, dask_cli
     assert code == 1 and not doc["errors"]
     files = {p.relative_to(tmp_path / "m").as_posix() for p in (tmp_path / "m").rglob("*") if p.is_file()}
     assert {a["path"] for a in doc["artifacts"] if a["kind"] != "directory"} == files
+
+
+def test_workers_read_s3_objects_themselves(dask_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task carries the object's URI, not its bytes: workers fetch it with their own credentials (here the
+    endpoint and keys set on the workers, as a real cluster has them in its environment or instance role)."""
+    import s3fs
+
+    from tests.remote.servers import BUCKET, moto_s3, s3_env, upload
+
+    with moto_s3() as endpoint:
+        env = s3_env(endpoint)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        s3fs.S3FileSystem.clear_instance_cache()
+        fs = s3fs.S3FileSystem(endpoint_url=endpoint)
+        fs.mkdir(BUCKET)
+        for name in ("os_system_p4.pkl", "posix_system_p0.pkl", "pickle_in_keras_assets.keras"):
+            upload(fs, FIXTURES / "AISEC-MDL-001" / "fail" / name, f"{BUCKET}/dask/{name}")
+        before = dict(dask_client.run(_set_env, env))
+        try:
+            serial = scan([f"s3://{BUCKET}/dask"], jobs=1)
+            clustered = scan([f"s3://{BUCKET}/dask"], executor=DaskExecutor(client=dask_client))
+        finally:
+            for worker, replaced in before.items():
+                dask_client.run(_restore_env, replaced, workers=[worker])
+    assert _without_times(render_json(clustered)) == _without_times(render_json(serial))
+    assert not clustered.errors and clustered.artifacts[0].path.startswith(f"s3://{BUCKET}/dask/")
+    assert "AISEC-MDL-001" in {f.rule_id for f in clustered.findings}
+
+
+def _set_env(env: dict[str, str]) -> dict[str, str | None]:
+    """On a worker: set ``env``, return what it replaced."""
+    before = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    return before
+
+
+def _restore_env(before: dict[str, str | None]) -> None:
+    """On a worker: put back what :func:`_set_env` replaced."""
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def test_a_cluster_without_workers_reports_files_instead_of_hanging(tmp_path: Path) -> None:
