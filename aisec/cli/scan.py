@@ -124,16 +124,20 @@ def run_scan(args: argparse.Namespace) -> int:
         return lines[-1]
 
     show = sys.stderr.isatty() and not args.quiet
+    executor = chosen_executor(args)
     try:
         report = scan(args.paths, policy=settings.policy, rules_dir=settings.rules, fail_on=settings.fail_on,
                       min_severity=settings.min_severity, jobs=worker_count(args.jobs),
-                      executor=chosen_executor(args),
+                      executor=executor,
                       progress=progress if show else None,
                       label_column=settings.label_column, text_columns=settings.text_columns,
                       hashes=args.hashes or settings.attestation is not None, anonymous=args.anonymous)
     finally:
         for line in lines:
             line.close()
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()  # a Dask executor's connection (and a local cluster it started)
     report = finish_scan(report, settings)
     fmt = settings.format
     if args.output:

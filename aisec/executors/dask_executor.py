@@ -49,7 +49,11 @@ def analyze_task(item: Discovered, configuration: tuple[Sequence[BoundRule], Pol
 
 class DaskExecutor:
     """Analyzes artifacts as tasks on a Dask cluster: ``scheduler`` (``tcp://HOST:8786``), an existing ``client``
-    (dask-gateway, dask-kubernetes), or else a local cluster of ``workers`` processes started for the run."""
+    (dask-gateway, dask-kubernetes), or else a local cluster of ``workers`` processes started at the first run.
+
+    A scan may call :meth:`run` more than once (signed folders after their files), so the connection (and a local
+    cluster) is kept until :meth:`close` (or the end of a ``with`` block); a client given by the caller is theirs.
+    """
 
     def __init__(self, *, scheduler: str | None = None, client: Any = None, workers: int = 1,
                  stall_grace_seconds: float = STALL_GRACE_SECONDS) -> None:
@@ -58,26 +62,48 @@ class DaskExecutor:
         self.client = client
         self.workers = max(1, workers)
         self.stall_grace_seconds = stall_grace_seconds
+        self._owned: list[Any] = []
+        """The client and local cluster this executor started (closed by :meth:`close`, newest first)."""
+        self._started_client = False
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection and the local cluster this executor started, if any."""
+        while self._owned:
+            with contextlib.suppress(Exception):
+                self._owned.pop().close()
+        if self._started_client:
+            self.client, self._started_client = None, False
 
     def run(self, items: Sequence[Discovered], rules: Sequence[BoundRule], policy: Policy,
             progress: Progress | None = None) -> list[ArtifactResult]:
         """Analyze every item on the cluster; results in the order of ``items``."""
         if not items:
             return []
-        if self.client is not None:
-            return self._run(self.client, items, rules, policy, progress)
-        Client, LocalCluster = self._distributed.Client, self._distributed.LocalCluster
+        return self._run(self._client(), items, rules, policy, progress)
 
+    def _client(self) -> Any:
+        if self.client is not None:
+            return self.client
+        client_class = self._distributed.Client
         if self.scheduler is not None:
             try:
-                client = Client(self.scheduler, timeout="30s")
+                self.client = client_class(self.scheduler, timeout="30s")
             except (OSError, TimeoutError) as exc:
                 raise ConfigError(f"cannot reach the dask scheduler at {self.scheduler}: {exc}") from None
-            with client:
-                return self._run(client, items, rules, policy, progress)
-        with LocalCluster(n_workers=min(self.workers, len(items)), threads_per_worker=1, processes=True,
-                          dashboard_address=":0") as cluster, Client(cluster) as client:
-            return self._run(client, items, rules, policy, progress)
+        else:
+            cluster = self._distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                     dashboard_address=":0")
+            self._owned.append(cluster)
+            self.client = client_class(cluster)
+        self._owned.append(self.client)
+        self._started_client = True
+        return self.client
 
     def _run(self, client: Any, items: Sequence[Discovered], rules: Sequence[BoundRule], policy: Policy,
              progress: Progress | None) -> list[ArtifactResult]:

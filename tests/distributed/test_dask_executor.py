@@ -119,13 +119,22 @@ def test_time_budget_and_memory_cap_hold_on_workers(tmp_path: Path, dask_client:
 def test_cli_runs_on_the_scheduler_from_the_environment(tmp_path: Path, dask_client: Any,
                                                          monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    shutil.copytree(FIXTURES / "AISEC-MDL-001", tmp_path / "m")
+    """With ``--hashes`` a scan runs the executor twice (signed folders after their files): same report."""
+    monkeypatch.chdir(tmp_path)
+    for rule in ("AISEC-MDL-003", "AISEC-SIG-001"):
+        shutil.copytree(FIXTURES / rule, tmp_path / "m" / rule)
+    shutil.copyfile(FIXTURES / "AISEC-MDL-001" / "fail" / "os_system_p4.pkl", tmp_path / "m" / "evil.pkl")
+    assert main(["scan", "m", "--hashes", "-j", "1", "-f", "json", "-q"]) == 1
+    serial = capsys.readouterr().out
     monkeypatch.setenv("AISEC_DASK_SCHEDULER", dask_client.scheduler.address)
-    code = main(["scan", str(tmp_path / "m"), "--executor", "dask", "-f", "json", "-q"])
-    doc = json.loads(capsys.readouterr().out)
-    assert code == 1 and not doc["errors"]
-    files = {p.relative_to(tmp_path / "m").as_posix() for p in (tmp_path / "m").rglob("*") if p.is_file()}
+    code = main(["scan", "m", "--hashes", "--executor", "dask", "-f", "json", "-q"])
+    clustered = capsys.readouterr().out
+    assert code == 1 and _without_times(clustered) == _without_times(serial)
+    doc = json.loads(clustered)
+    files = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "m").rglob("*") if p.is_file()}
     assert {a["path"] for a in doc["artifacts"] if a["kind"] != "directory"} == files
+    assert all(a["sha256"] for a in doc["artifacts"] if a["kind"] != "directory")
+    assert dask_client.status == "running"  # the CLI closed its own connection, not the cluster
 
 
 def test_workers_read_s3_objects_themselves(dask_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
