@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import mmap
-import multiprocessing
-import multiprocessing.connection
 import os
 import signal
 import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from typing import Protocol
 
 from aisec import file_progress
@@ -26,6 +23,7 @@ from aisec.analyzers import analyzers_for
 from aisec.discovery import Discovered
 from aisec.engine.evaluate import BoundRule
 from aisec.engine.policy import Policy
+from aisec.forked import Channel, ForkedProcess, wait
 
 Progress = Callable[[ArtifactResult], None]
 """Called in the parent once per finished artifact (in completion order). A progress object may also have
@@ -84,8 +82,8 @@ class InProcessExecutor:
 
 @dataclass(kw_only=True)
 class _Worker:
-    process: multiprocessing.process.BaseProcess
-    conn: Connection
+    process: ForkedProcess
+    conn: Channel
     counter: mmap.mmap
     """Shared (rows, bytes read) of the file the worker is analysing, for the progress display."""
     batch: list[int] = field(default_factory=list)
@@ -99,7 +97,7 @@ class _Worker:
         return self.batch[0] if self.batch else None
 
 
-def _worker_main(conn: Connection, rules: Sequence[BoundRule], policy: Policy, counter: mmap.mmap) -> None:
+def _worker_main(conn: Channel, rules: Sequence[BoundRule], policy: Policy, counter: mmap.mmap) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     _cap_memory(policy.limits.max_worker_memory_bytes)
 
@@ -143,7 +141,6 @@ class ProcessExecutor:
 
     def __init__(self, jobs: int) -> None:
         self.jobs = max(1, jobs)
-        self._context = multiprocessing.get_context("fork")
 
     def run(self, items: Sequence[Discovered], rules: Sequence[BoundRule], policy: Policy,
             progress: Progress | None = None) -> list[ArtifactResult]:
@@ -156,7 +153,7 @@ class ProcessExecutor:
             analyzers_for(kind)  # import them once here, so forked workers share them instead of each importing
         try:
             for _ in range(min(self.jobs, len(items))):
-                workers.append(self._spawn(rules, policy))
+                workers.append(self._spawn(rules, policy, workers))
             while len(results) < len(items):
                 for worker in workers:
                     if worker.task is None and pending:
@@ -167,7 +164,7 @@ class ProcessExecutor:
                 busy = [w for w in workers if w.task is not None]
                 # Poll more often while someone shows in-file progress (a worker only updates shared counters).
                 poll = 0.25 if getattr(progress, "in_file", None) is not None else 0.5
-                ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=poll)
+                ready = wait([w.conn for w in busy], timeout=poll)
                 for worker in busy:
                     assert worker.task is not None
                     shown = _in_file(progress, items[worker.task], worker.started)
@@ -186,7 +183,7 @@ class ProcessExecutor:
                             progress(result)
                         if not worker.process.is_alive():
                             pending.extend(reversed(worker.batch))  # the rest of its batch goes to another
-                            workers[i] = self._spawn(rules, policy)
+                            workers[i] = self._spawn(rules, policy, workers)
                             break
                         answered = worker.conn.poll()
         finally:
@@ -194,13 +191,12 @@ class ProcessExecutor:
                 self._stop(worker)
         return [results[i] for i in range(len(items))]
 
-    def _spawn(self, rules: Sequence[BoundRule], policy: Policy) -> _Worker:
-        parent, child = self._context.Pipe()
+    @staticmethod
+    def _spawn(rules: Sequence[BoundRule], policy: Policy, siblings: Sequence[_Worker]) -> _Worker:
         counter = mmap.mmap(-1, _COUNTER.size)  # anonymous and shared: the forked worker writes, the parent reads
-        process = self._context.Process(target=_worker_main, args=(child, rules, policy, counter), daemon=True)
-        process.start()
-        child.close()
-        return _Worker(process=process, conn=parent, counter=counter)
+        open_fds = [fd for w in siblings if not w.conn.closed for fd in (w.conn.read_fd, w.conn.write_fd)]
+        process = ForkedProcess(lambda conn: _worker_main(conn, rules, policy, counter), close_in_child=open_fds)
+        return _Worker(process=process, conn=process.conn, counter=counter)
 
     def _collect(self, worker: _Worker, answered: bool, items: Sequence[Discovered],
                  rules: Sequence[BoundRule], budget: float) -> ArtifactResult | None:
@@ -230,9 +226,7 @@ class ProcessExecutor:
     @staticmethod
     def _kill(worker: _Worker) -> None:
         # A killed worker is not alive afterwards: ``run`` replaces it and re-queues the rest of its batch.
-        if worker.process.is_alive() and worker.process.pid is not None:
-            os.kill(worker.process.pid, signal.SIGKILL)
-        worker.process.join(timeout=5)
+        worker.process.kill()
         worker.conn.close()
 
     @staticmethod
