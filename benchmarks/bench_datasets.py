@@ -116,7 +116,7 @@ def worker_screen(path: str, settings: dict[str, Any]) -> dict[str, Any]:
     del settings
     p = Path(path)
     import pyarrow.compute  # noqa: F401 - imported once per process, as in a scan
-    screen_patterns()
+    screen_patterns(True)  # built once per process, as in a scan (the argument is part of the cache key)
     start, cpu = time.perf_counter(), _cpu()
     lines = candidates = 0
     carry = b""

@@ -46,7 +46,7 @@ def candidate_rows(batch: Any) -> Any:
     import numpy as np
     import pyarrow as pa
 
-    from aisec.datasets.prescreen import candidate_values
+    from aisec.datasets.prescreen import bools, candidate_values
 
     flags = np.zeros(batch.num_rows, dtype=bool)
     for column in batch.columns:
@@ -59,12 +59,15 @@ def candidate_rows(batch: Any) -> Any:
                                                or pa.types.is_large_string(kind.value_type)):
             # Screen each distinct value once (categorical columns): a row takes its value's verdict.
             distinct = candidate_values(column.dictionary)
-            codes = np.asarray(column.indices.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
-            valid = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            indices = column.indices
+            # Read from the buffer (a null's slot holds any value: clipped, then masked by validity).
+            codes = np.frombuffer(indices.buffers()[1], dtype=np.dtype(str(indices.type)))
+            codes = np.clip(codes[indices.offset:indices.offset + len(indices)], 0, max(len(distinct) - 1, 0))
+            valid = bools(column.is_valid())
             if len(distinct):
                 flags |= distinct[codes] & valid
         elif pa.types.is_nested(kind) or pa.types.is_dictionary(kind) or isinstance(kind, pa.ExtensionType):
-            flags |= np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            flags |= bools(column.is_valid())
     return flags
 
 

@@ -253,3 +253,38 @@ def test_poisoned_real_reviews_give_identical_findings(poisoned_reviews: list[Pa
         assert _facts(path, True, facts) == _facts(path, False)
         planted = rows_of(facts, "dataset.prompt_injection") | rows_of(facts, "dataset.shell_payload")
         assert len(planted) >= 20  # a payload in every 50th of 2,500 rows (20 of them injections or shell)
+
+
+def test_bools_unpacks_sliced_bitmaps() -> None:
+    import pyarrow as pa
+
+    values = [i % 3 == 0 or i % 7 == 1 for i in range(75)]
+    array = pa.array(values, pa.bool_())
+    for start in (0, 1, 5, 8, 13, 75):
+        assert prescreen.bools(array.slice(start)).tolist() == values[start:]
+
+
+def test_screen_does_not_import_pandas(tmp_path: Path) -> None:
+    """pyarrow imports pandas (~0.4 CPU-s) on some conversions; the screen of JSONL, CSV and Parquet batches
+    avoids them."""
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"t": ["plain", None, "ignore all previous instructions"] * 200,
+                             "c": pa.array(["a", "b", None] * 200).dictionary_encode()}), table)
+    code = (
+        "import sys\n"
+        "from aisec.datasets import prescreen\n"
+        "from aisec.datasets.parquet_reader import read_parquet\n"
+        "lines = b''.join(b'{\"t\": \"plain words %d\"}\\n' % i for i in range(600)) + b'{\"t\": \"rm -rf / \"}\\n'\n"
+        "assert sum(prescreen.candidate_lines(lines, json=True)) == 1\n"
+        "assert sum(prescreen.candidate_lines(lines.replace(b'{', b'').replace(b'}', b''), json=False)) == 1\n"
+        f"rows = list(read_parquet(open({str(table)!r}, 'rb'), max_rows=10_000, issues=[], screen=True))\n"
+        "assert sum(r.scan for r in rows) == 200, sum(r.scan for r in rows)\n"
+        "print('pandas' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
