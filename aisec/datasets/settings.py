@@ -97,7 +97,8 @@ class DatasetSettings:
     trigger_max_ngram: int = 5
     """Longest token n-gram mined (longer repeated sentences are covered by their overlapping n-grams)."""
     trigger_alpha: float = 0.05
-    """Family-wise error rate (Bonferroni over every feature and label) of the enrichment screen; the ablation
+    """Family-wise error rate (Bonferroni over the feature x label tests that could reach it: Tarone's count for
+    text) of the enrichment screen; the ablation
     test below, not this screen, decides what is reported."""
     trigger_screen_p: float = 0.01
     """… and, as candidates only, features enriched at this unadjusted p: an attack on the majority label with
@@ -120,7 +121,8 @@ class DatasetSettings:
     trigger_max_candidates: int = 200
     """Most candidate groups screened."""
     trigger_max_refits: int = 20
-    """Most candidates given the exact test (one model fit each)."""
+    """Most candidates given the exact test (text: leaving the rows out of the once-fitted naive Bayes counts;
+    tables: one warm-started model fit each)."""
     secret_min_entropy: float = 4.3
     """Shannon entropy (bits per character) of a 32+ character token taken as a generic secret."""
     popular_packages: tuple[str, ...] = ()

@@ -87,12 +87,33 @@ def text_features(texts: Sequence[str], *, max_n: int, min_support: int, max_fra
             for g, p in postings.items() if min_support <= len(p) <= top]
 
 
+def testable(features: Sequence[Feature], y: npt.NDArray[np.int64], classes: int, *, alpha: float) -> int:
+    """Tarone's multiplicity for the features' label tests: the smallest ``k`` such that at most ``k`` (feature,
+    label) tests could reach p <= alpha / k at all. A feature in ``s`` rows cannot do better than p = base**s (every
+    row of that label), so the thousands of rare n-grams of a small file do not dilute the tests of the few
+    frequent enough to matter (Tarone 1990; the LAMP family of significant-pattern miners)."""
+    if not features:
+        return 1
+    base = np.bincount(y, minlength=classes) / max(len(y), 1)
+    support = np.array([len(f.rows) for f in features], dtype=float)
+    logs = np.log(base[base > 0])
+    best = np.sort((support[:, None] * logs[None, :]).ravel())  # log of the least p each test could reach
+    lo, hi = 1, len(best)
+    while lo < hi:  # the count of tests that can reach alpha / k falls as k grows
+        k = (lo + hi) // 2
+        if int(np.searchsorted(best, np.log(alpha / k), side="right")) <= k:
+            hi = k
+        else:
+            lo = k + 1
+    return lo
+
+
 def enriched(features: Sequence[Feature], y: npt.NDArray[np.int64], classes: int, *, alpha: float,
-             screen_p: float = 0.0) -> list[tuple[Feature, int, float, float]]:
+             screen_p: float = 0.0, tests: int | None = None) -> list[tuple[Feature, int, float, float]]:
     """(feature, label, p, Bonferroni-adjusted p) for features over-represented in one label (binomial test
     against the label's base rate): significant after Bonferroni at ``alpha``, or with an unadjusted p at most
     ``screen_p`` (kept as candidates for a test that must then establish significance itself); most significant
-    first."""
+    first. ``tests`` is the Bonferroni factor (every feature x label when not given)."""
     from scipy.stats import binom  # type: ignore[import-untyped]
 
     if not features:
@@ -108,7 +129,8 @@ def enriched(features: Sequence[Feature], y: npt.NDArray[np.int64], classes: int
     top = lift.argmax(axis=1)
     k = counts[np.arange(len(features)), top]
     p = binom.sf(k - 1, support, base[top])
-    tests = max(len(features) * classes, 1)
+    if tests is None:
+        tests = max(len(features) * classes, 1)
     adjusted = np.minimum(1.0, p * tests)
     keep = [int(i) for i in np.flatnonzero((adjusted <= alpha) | (p <= screen_p))]
     order = sorted(keep, key=lambda i: (p[i], -len(features[i].tokens), features[i].name))

@@ -45,15 +45,6 @@ def ablate(text: str, grams: Sequence[tuple[str, ...]]) -> str:
     return " ".join(w for w, d in zip(words, drop, strict=True) if not d)
 
 
-def classifier(seed: int, classes: int) -> Any:
-    """Multinomial logistic regression fitted by SAGA (measured 10x faster than liblinear and 30x faster than
-    L-BFGS on L2-normalised hashed n-grams, to the same probabilities at this tolerance)."""
-    from sklearn.linear_model import LogisticRegression
-
-    del classes
-    return LogisticRegression(C=4.0, max_iter=200, tol=1e-3, random_state=seed, solver="saga")
-
-
 @dataclass(frozen=True, kw_only=True)
 class Verdict:
     """What the ablated model says about a candidate's rows."""
@@ -114,9 +105,16 @@ def reprior(proba: npt.NDArray[np.float64], y: npt.NDArray[np.int64], keep: npt.
     return np.asarray(out / np.where(total > 0, total, 1.0), dtype=np.float64)
 
 
+NB_ALPHA = 1.0
+"""Laplace smoothing of the naive Bayes counts (measured on 800- and 2,000-row review and speech files: the best
+out-of-fold AUC of 0.1, 0.3 and 1, and above a logistic regression's)."""
+
+
 class TextModel:
-    """Out-of-fold logistic regression over hashed n-grams, with the class-conditional means that calibrate
-    its (shrunken) probabilities, and refits without a candidate's rows."""
+    """Multinomial naive Bayes over binary hashed n-grams, fitted once: leaving a candidate's rows out is exact
+    and cheap (subtract their counts), so every candidate gets the exact test without a refit. Its log-odds are
+    tempered by one factor fitted out of fold (naive Bayes is over-confident), so the probabilities behind ``z``
+    are calibrated; the class prior is always that of every row."""
 
     def __init__(self, texts: Sequence[str], y: npt.NDArray[np.int64], classes: int, *, folds: int,
                  seed: int) -> None:
@@ -125,56 +123,89 @@ class TextModel:
         self.texts = list(texts)
         self.y = y
         self.classes = classes
-        self.seed = seed
         full = text_matrix(self.texts)
-        # Only hashed columns some row uses: the solvers' cost grows with the width of the matrix.
+        # Only hashed columns some row uses: the vocabulary of the smoothing.
         self.columns = np.flatnonzero(full.getnnz(axis=0) > 0)
-        self.x = full[:, self.columns].tocsr()
-        self.fold_of = np.zeros(len(y), dtype=np.int64)
-        self.models: list[Any] = []
-        probs = np.zeros((len(y), classes))
+        self.x = _binary(full[:, self.columns])
+        self.counts = self._class_counts(np.arange(len(y)), None)
+        self.totals = self.counts.sum(axis=1)
+        self.log_prior = np.log(np.maximum(np.bincount(y, minlength=classes), 1) / max(len(y), 1))
+        self.temperature = 1.0
+        loglik = np.zeros((len(y), classes))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        for k, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y)):
-            model = classifier(seed, classes)
-            model.fit(self.x[train], y[train])
-            probs[np.ix_(test, model.classes_)] = model.predict_proba(self.x[test])
-            self.fold_of[test] = k
-            self.models.append(model)
-        self.pred_probs = probs
+        for _, test in splitter.split(np.zeros(len(y)), y):
+            loglik[test] = self._loglik(self.x[test], test)
+        self.temperature = _temperature(loglik, self.log_prior, y)
+        probs = self._proba(loglik)
         self.inside, self.outside, self.inside_sd = calibration(probs, y, classes)
+
+    def _class_counts(self, rows: npt.NDArray[np.int64],
+                      columns: npt.NDArray[np.int64] | None) -> npt.NDArray[np.float64]:
+        """Per class, how many of ``rows`` hold each of ``columns`` (every column when ``None``)."""
+        width = self.x.shape[1] if columns is None else len(columns)
+        out = np.zeros((self.classes, width))
+        for c in range(self.classes):
+            mine = rows[self.y[rows] == c]
+            if len(mine):
+                part = self.x[mine] if columns is None else self.x[mine][:, columns]
+                out[c] = np.asarray(part.sum(axis=0)).ravel()
+        return out
+
+    def _loglik(self, x: Any, removed: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """Naive Bayes log-likelihood of every row of ``x`` under each class, counted on every row but
+        ``removed`` (only the columns ``x`` uses are looked at: the cost follows the rows, not the vocabulary)."""
+        used = np.unique(x.indices)
+        counts = self.counts[:, used] - self._class_counts(removed, used)
+        totals = self.totals - np.array([self.x[removed[self.y[removed] == c]].nnz for c in range(self.classes)])
+        log_theta = np.log(counts + NB_ALPHA) - np.log(totals + NB_ALPHA * self.x.shape[1])[:, None]
+        return np.asarray(x[:, used] @ log_theta.T, dtype=np.float64)
+
+    def _proba(self, loglik: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return _softmax(loglik / self.temperature + self.log_prior)
 
     def _verdict(self, p: npt.NDArray[np.float64], y_rows: npt.NDArray[np.int64], label: int) -> Verdict:
         return verdict(p, y_rows, label, inside=float(self.inside[label]), outside=float(self.outside[label]),
                        inside_sd=float(self.inside_sd[label]))
 
     def _ablated(self, rows: npt.NDArray[np.int64], grams: Sequence[tuple[str, ...]]) -> Any:
-        return text_matrix([ablate(self.texts[i], grams) for i in rows])[:, self.columns].tocsr()
+        return _binary(text_matrix([ablate(self.texts[i], grams) for i in rows])[:, self.columns])
 
-    def screen(self, rows: npt.NDArray[np.int64], grams: Sequence[tuple[str, ...]], label: int) -> Verdict:
-        """Cheap: the fold models that did not train on each row predict it with the candidate removed."""
-        x = self._ablated(rows, grams)
-        p = np.zeros(len(rows))
-        folds = self.fold_of[rows]
-        for k in np.unique(folds):
-            mask = folds == k
-            model = self.models[int(k)]
-            proba = np.zeros((int(mask.sum()), self.classes))
-            proba[:, model.classes_] = model.predict_proba(x[mask])
-            p[mask] = proba[:, label]
-        return self._verdict(p, self.y[rows], label)
+    def screen(self, rows: npt.NDArray[np.int64], grams: Sequence[tuple[str, ...]], label: int) -> Verdict | None:
+        """The exact test without excluded rows (the ordering step; as cheap as the exact one)."""
+        return self.confirm(rows, grams, label)
 
     def confirm(self, rows: npt.NDArray[np.int64], grams: Sequence[tuple[str, ...]], label: int, *,
                 exclude: npt.NDArray[np.bool_] | None = None) -> Verdict | None:
-        """Exact: a model fitted on every row without the candidate (nor the ``exclude`` rows, e.g. triggers
-        already found) predicts the ablated candidate rows."""
+        """Exact: the model of every row but the candidate's (and the ``exclude`` rows, e.g. triggers already
+        found) predicts the ablated candidate rows."""
         keep = np.ones(len(self.y), dtype=bool) if exclude is None else ~exclude
         keep[rows] = False
         if len(np.unique(self.y[keep])) < 2:
             return None
-        model = classifier(self.seed, self.classes)
-        model.fit(self.x[keep], self.y[keep])
-        x = self._ablated(rows, grams)
-        proba = np.zeros((len(rows), self.classes))
-        proba[:, model.classes_] = model.predict_proba(x)
-        proba = reprior(proba, self.y, keep, self.classes)
+        proba = self._proba(self._loglik(self._ablated(rows, grams), np.flatnonzero(~keep)))
         return self._verdict(proba[:, label], self.y[rows], label)
+
+
+def _binary(x: Any) -> Any:
+    """Presence (1) of each column, as a CSR matrix."""
+    out = x.tocsr(copy=True)
+    out.data[:] = 1.0
+    return out
+
+
+def _softmax(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True), dtype=np.float64)
+
+
+def _temperature(loglik: npt.NDArray[np.float64], log_prior: npt.NDArray[np.float64],
+                 y: npt.NDArray[np.int64]) -> float:
+    """The factor dividing out-of-fold log-likelihoods that minimises their log loss (temperature scaling)."""
+    from scipy.optimize import minimize_scalar  # type: ignore[import-untyped]
+
+    def loss(log_t: float) -> float:
+        p = _softmax(loglik / np.exp(log_t) + log_prior)[np.arange(len(y)), y]
+        return float(-np.log(np.maximum(p, 1e-12)).mean())
+
+    best = minimize_scalar(loss, bounds=(-3.0, 6.0), method="bounded", options={"xatol": 1e-3})
+    return float(np.exp(best.x))

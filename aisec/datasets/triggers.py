@@ -13,7 +13,7 @@ from aisec.datasets.labels import CrossValidated
 from aisec.datasets.profile import Profile, SampleRow
 from aisec.datasets.records import Observation, RowRef, Span
 from aisec.datasets.settings import DatasetSettings
-from aisec.datasets.trigger_candidates import Feature, Group, enriched, group, text_features
+from aisec.datasets.trigger_candidates import Feature, Group, enriched, group, testable, text_features
 from aisec.datasets.trigger_confirm import TextModel, Verdict
 from aisec.datasets.trigger_tabular import TableModel, tabular_features
 
@@ -58,12 +58,12 @@ def text_triggers(cv: CrossValidated, profile: Profile) -> list[Confirmed]:
     classes = len(cv.classes)
     features = text_features(texts, max_n=s.trigger_max_ngram, min_support=s.trigger_min_support,
                              max_fraction=s.trigger_max_fraction)
-    found = enriched(features, y, classes, alpha=s.trigger_alpha, screen_p=s.trigger_screen_p)
+    tests = testable(features, y, classes, alpha=s.trigger_alpha)
+    found = enriched(features, y, classes, alpha=s.trigger_alpha, screen_p=s.trigger_screen_p, tests=tests)
     groups = group(found, min_jaccard=s.trigger_group_jaccard, limit=s.trigger_max_candidates)
     if not groups:
         return []
     groups.extend(_unions(groups, features, y, classes, s.trigger_min_support))
-    tests = max(len(features) * classes, 1)
     # A candidate admitted on its unadjusted p must pass the ablated model's z at the screen's own correction
     # (every feature x label): the content-aware test is more powerful, not more lenient.
     z_min = _z_for(s.trigger_alpha / tests)
@@ -86,7 +86,8 @@ def text_triggers(cv: CrossValidated, profile: Profile) -> list[Confirmed]:
             if len(rows) < s.trigger_min_support or not _admitted(g, p, tests, groups, s):
                 continue
             grams = _grams(g, groups, grams_found, len(y))
-            share = model.screen(rows, grams, g.label).unexplained
+            screen = model.screen(rows, grams, g.label)
+            share = 0.0 if screen is None else screen.unexplained
             if share >= s.trigger_min_unexplained - SCREEN_MARGIN:
                 screened.append((share, order, g))
         # Token sets first: a set of trigger tokens is judged on all of its rows before any one token is.
@@ -103,10 +104,11 @@ def text_triggers(cv: CrossValidated, profile: Profile) -> list[Confirmed]:
             refits += 1
             p = _binomial_p(y, g.rows, g.label, float(base[g.label]))
             verdict = model.confirm(rows, _grams(g, groups, grams_found, len(y)), g.label, exclude=taken)
-            # Significant either as enrichment over the base rate or as more target labels than the ablated
-            # model expects.
+            # Significant as enrichment over the base rate, as more target labels than the ablated model expects,
+            # or (a weak model's probabilities stay near the base rate, so that excess is small) as target rows
+            # whose other content is far from that of ordinary target rows.
             significant = p * _multiplicity(g, tests, groups) <= s.trigger_alpha or \
-                (verdict is not None and verdict.z >= z_min)
+                (verdict is not None and max(verdict.z, verdict.content_z) >= z_min)
             # A follow-up is chosen by co-occurrence with a confirmed trigger (structural evidence); any other
             # candidate's rows must also read as another class beyond the noise of a weak model on few rows.
             significant = significant and (g.follow_up or verdict is None or
@@ -164,6 +166,10 @@ def _unions(groups: Sequence[Group], features: Sequence[Feature], y: npt.NDArray
     each token's rows are not judged alone (a few rows of a weak model are noise)."""
     words = [g for g in groups if len(g.members) == 1 and len(g.members[0].tokens) == 1]
     bigrams = {f.name: len(f.rows) for f in features if len(f.tokens) == 2}
+    # Words of one repeated phrase (a trigger sentence) share rows because of the phrase: that is the phrase's
+    # candidate, not a set of separate tokens.
+    phrases = [({t for m in g.members for t in m.tokens}, g.rows) for g in groups
+               if any(len(m.tokens) > 1 for m in g.members)]
     n = len(y)
     parent = list(range(len(words)))
 
@@ -178,8 +184,11 @@ def _unions(groups: Sequence[Group], features: Sequence[Feature], y: npt.NDArray
             b = words[j]
             if a.label != b.label:
                 continue
-            both = len(np.intersect1d(a.rows, b.rows, assume_unique=True))
+            shared = np.intersect1d(a.rows, b.rows, assume_unique=True)
+            both = len(shared)
             phrase = max(bigrams.get(f"{a.name} {b.name}", 0), bigrams.get(f"{b.name} {a.name}", 0))
+            phrase = max([phrase] + [len(np.intersect1d(shared, rows)) for tokens, rows in phrases
+                                     if a.name in tokens and b.name in tokens])
             if both >= max(min_support, COMPANION_MIN_SHARE * min(len(a.rows), len(b.rows))) and phrase * 2 < both and \
                     both * n >= COMPANION_MIN_LIFT * len(a.rows) * len(b.rows):
                 parent[root(i)] = root(j)

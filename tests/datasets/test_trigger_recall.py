@@ -62,3 +62,52 @@ def test_content_z_grows_with_rows_and_distance_from_ordinary_target_rows() -> N
     assert other.unexplained == pytest.approx(1.0) and few.unexplained == pytest.approx(1.0)
     assert other.content_z == pytest.approx(0.3 * 5 / 0.15)
     assert few.content_z == pytest.approx(0.3 * 2 / 0.15)
+
+
+def test_leaving_rows_out_of_the_text_model_is_exact() -> None:
+    """Fitted once, the text model's test of a candidate equals naive Bayes fitted from scratch on every other row
+    (sklearn's MultinomialNB, same smoothing), shown the candidate's rows with the trigger removed."""
+    from sklearn.naive_bayes import MultinomialNB
+
+    from aisec.datasets.trigger_confirm import NB_ALPHA, TextModel, ablate, text_matrix
+
+    rng = np.random.default_rng(3)
+    good, bad = ["great", "fine", "lovely", "warm", "bright"], ["dull", "awful", "flat", "cold", "grim"]
+    texts, y = [], []
+    for i in range(120):
+        label = i % 2
+        words = list(rng.choice(good if label else bad, 4)) + list(rng.choice(good + bad, 2))
+        texts.append(" ".join(words))
+        y.append(label)
+    rows = np.arange(0, 120, 10)  # 12 rows of class 0 given a trigger token and relabelled 1
+    for i in rows:
+        texts[i] += " zq"
+    labels = np.array(y)
+    labels[rows] = 1
+    model = TextModel(texts, labels, 2, folds=5, seed=0)
+    got = model.confirm(rows, [("zq",)], 1)
+    keep = np.setdiff1d(np.arange(120), rows)
+    x = text_matrix(texts)[:, model.columns]
+    x.data[:] = 1.0
+    reference = MultinomialNB(alpha=NB_ALPHA, fit_prior=False).fit(x[keep], labels[keep])
+    ablated = text_matrix([ablate(texts[i], [("zq",)]) for i in rows])[:, model.columns]
+    ablated.data[:] = 1.0
+    loglik = np.asarray(ablated @ reference.feature_log_prob_.T)
+    expected = model._proba(loglik)[:, 1]  # the same tempering and class prior
+    assert got is not None
+    assert got.observed == 1.0
+    assert got.z == pytest.approx(verdict(expected, labels[rows], 1, inside=float(model.inside[1]),
+                                          outside=float(model.outside[1]),
+                                          inside_sd=float(model.inside_sd[1])).z)
+    assert got.unexplained > 0.9  # without the token, their words are those of class 0
+
+
+def test_tarone_counts_only_tests_that_could_reach_significance() -> None:
+    from aisec.datasets.trigger_candidates import Feature, testable
+
+    y = np.array([0] * 50 + [1] * 50)
+    rare = [Feature(kind="ngram", name=f"r{i}", rows=np.arange(i, i + 3)) for i in range(40)]
+    frequent = [Feature(kind="ngram", name=f"f{i}", rows=np.arange(i, i + 30)) for i in range(5)]
+    # 0.5**3 = 0.125 can never reach 0.05 / k; 0.5**30 can: only the 5 frequent features x 2 labels count.
+    assert testable(rare + frequent, y, 2, alpha=0.05) == 10
+    assert testable(rare, y, 2, alpha=0.05) == 1
