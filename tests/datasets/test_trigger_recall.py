@@ -3,13 +3,13 @@ quiet, and the confirmation model's calibration survives leaving rows out."""
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from aisec.datasets.trigger_confirm import reprior, verdict
+from aisec.scan import scan
 from benchmarks.poisonbench import evaluate
 from benchmarks.poisonbench.generate import generate
 
@@ -17,26 +17,42 @@ ROWS = 1000
 SEED = 5  # neither the held-out acceptance seed nor the seeds the cuts were looked at with (0-2)
 
 
+TRIGGER_RULE = "AISEC-DAT-022"
+
+
 @pytest.fixture(scope="session")
-def large_attacks(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], evaluate.Cell]:
+def large_attacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[str, Any], set[int], int]]:
     """InsertSent and BadNets at 15 % on the convention speeches: the target label becomes the majority, so the
-    trigger (with its decoys in the other label) is only weakly enriched over the base rate it inflated."""
+    trigger (with its decoys in the other label) is only weakly enriched over the base rate it inflated.
+    Per family: the truth, the rows the trigger rule reports, and its findings on the clean twin (the
+    dataset-level label-noise rule also marks rows at medium; this test is about the trigger rule)."""
     out = tmp_path_factory.mktemp("trigger-recall")
-    generate(out, rows=ROWS, seed=SEED, families=["insertsent", "badnets"], rates=[0.15], datasets=["speeches"])
-    cells = evaluate.evaluate(out, families=["insertsent", "badnets"], datasets=["speeches"], formats=["csv"],
-                              log=io.StringIO())
-    return {(c.meta["family"], Path(c.name).name): c for c in cells}
+    truth = generate(out, rows=ROWS, seed=SEED, families=["insertsent", "badnets"], rates=[0.15],
+                     datasets=["speeches"])["files"]
+    cells = {}
+    for name, meta in truth.items():
+        if "clean_of" in meta:
+            continue
+        report = scan([out / name], policy="default", jobs=0)
+        starts = evaluate.record_starts(out / name, "csv")
+        rows: set[int] = set()
+        for finding in report.findings:
+            if finding.rule_id == TRIGGER_RULE:
+                rows |= evaluate.rows_of_finding(finding, starts, "csv")
+        twin = scan([out / meta["clean_twin"]], policy="default", jobs=0)
+        cells[meta["family"]] = (meta, rows, sum(f.rule_id == TRIGGER_RULE for f in twin.findings))
+    return cells
 
 
 @pytest.mark.parametrize("family", ["insertsent", "badnets"])
-def test_majority_label_attack_with_decoys_is_found(large_attacks: dict[tuple[str, str], evaluate.Cell],
+def test_majority_label_attack_with_decoys_is_found(large_attacks: dict[str, tuple[dict[str, Any], set[int], int]],
                                                     family: str) -> None:
-    cell = next(c for (f, _), c in large_attacks.items() if f == family)
-    truth = set(cell.meta["poisoned_rows"])
-    precision, recall = evaluate.precision_recall(cell.aisec.found_medium, truth)
-    assert recall is not None and recall >= 0.8, (cell.name, cell.meta["trigger"], recall)
-    assert precision is not None and precision >= 0.9, (cell.name, precision)
-    assert cell.twin.medium_findings == 0, cell.twin.rules_medium
+    meta, found, twin_alarms = large_attacks[family]
+    truth = set(meta["poisoned_rows"])
+    precision, recall = evaluate.precision_recall(frozenset(found), truth)
+    assert recall is not None and recall >= 0.8, (meta["trigger"], recall)
+    assert precision is not None and precision >= 0.9, precision
+    assert twin_alarms == 0
 
 
 def test_reprior_moves_a_subset_model_to_the_full_prior() -> None:
@@ -80,8 +96,8 @@ def test_leaving_rows_out_of_the_text_model_is_exact() -> None:
         texts.append(" ".join(words))
         y.append(label)
     rows = np.arange(0, 120, 10)  # 12 rows of class 0 given a trigger token and relabelled 1
-    for i in rows:
-        texts[i] += " zq"
+    for row in rows.tolist():
+        texts[row] += " zq"
     labels = np.array(y)
     labels[rows] = 1
     model = TextModel(texts, labels, 2, folds=5, seed=0)
@@ -90,7 +106,7 @@ def test_leaving_rows_out_of_the_text_model_is_exact() -> None:
     x = text_matrix(texts)[:, model.columns]
     x.data[:] = 1.0
     reference = MultinomialNB(alpha=NB_ALPHA, fit_prior=False).fit(x[keep], labels[keep])
-    ablated = text_matrix([ablate(texts[i], [("zq",)]) for i in rows])[:, model.columns]
+    ablated = text_matrix([ablate(texts[r], [("zq",)]) for r in rows.tolist()])[:, model.columns]
     ablated.data[:] = 1.0
     loglik = np.asarray(ablated @ reference.feature_log_prob_.T)
     expected = model._proba(loglik)[:, 1]  # the same tempering and class prior
