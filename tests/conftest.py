@@ -7,6 +7,7 @@ import functools
 import importlib.util
 import io
 import json
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -42,6 +43,10 @@ SLOW_MODULES: frozenset[str] = frozenset({
 ``--durations``); the detection assertions inside are unchanged."""
 
 
+SHARED_FIXTURES: frozenset[str] = frozenset({"corpus_reports"})
+"""Session fixtures of this file that cost seconds: the modules using one go to one pytest-xdist worker."""
+
+
 def fixture_path(*parts: str) -> Path:
     """A generated fixture by relative path."""
     return FIXTURES.joinpath(*parts)
@@ -66,31 +71,56 @@ def check_sarif(path: Path) -> tuple[int, str]:
     return int(code), out.getvalue()
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the tests of :data:`SLOW_MODULES` ``slow`` (one list, so marking needs no edit of those modules), and
-    keep the tests that share a module's expensive fixture on one pytest-xdist worker (see :func:`_shared_module`)."""
+    run them first: under ``-n 2`` the long tests then start early and the two workers finish together instead of
+    one waiting for a minute-long test dealt out last."""
     for item in items:
         if Path(str(item.fspath)).resolve().relative_to(REPO).as_posix() in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
-        shared = _shared_module(item)
-        if shared is not None:
-            item.add_marker(pytest.mark.xdist_group(shared))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise
 
 
-def _shared_module(item: pytest.Item) -> str | None:
-    """The test module whose module- or session-scoped fixture ``item`` uses, if any.
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n 2`` (the README's commands, ``--dist loadgroup`` from pyproject), deal tests out one by one, except
+    those that share expensive work: see :func:`shared_scope`. pytest-xdist's own ``xdist_group`` marks do not
+    group under pytest 9 (they rename a node attribute pytest no longer reads), so the grouping is done here."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
 
-    Such fixtures build a corpus, a generated benchmark or one scan that several tests assert on. Under
-    ``-n 2 --dist loadgroup`` (the README's commands) all tests of that module then run on one worker, so the
-    fixture is built once rather than once per worker. Fixtures of a ``conftest.py`` (keys, the SARIF schema) are
-    cheap and stay per worker, so the rest of the suite spreads test by test."""
-    info = getattr(item, "_fixtureinfo", None)
-    for definitions in getattr(info, "name2fixturedefs", {}).values():
-        definition = definitions[-1]
-        if definition.scope in ("module", "package", "session") and definition.baseid.endswith(".py"):
-            return str(definition.baseid)
-    return None
+    class SharedWorkScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return shared_scope(nodeid)
+
+    return SharedWorkScheduling(config, log)
+
+
+_XDIST_GROUP = re.compile(r"""xdist_group\(\s*(?:name\s*=\s*)?["']([^"']+)["']""")
+_SHARED_FIXTURE = re.compile(r"""@pytest\.fixture\(\s*scope\s*=\s*["'](?:module|package|session)["']""")
+
+
+@functools.cache
+def _module_scope(module: str) -> str | None:
+    path = REPO / module
+    text = path.read_text(encoding="utf-8") if path.suffix == ".py" and path.is_file() else ""
+    for name in sorted(SHARED_FIXTURES):
+        if re.search(rf"\b{name}\b", text):
+            return name
+    group = _XDIST_GROUP.search(text)
+    if group:
+        return group.group(1)
+    return module if _SHARED_FIXTURE.search(text) else None
+
+
+def shared_scope(nodeid: str) -> str:
+    """The unit of work a test is dealt out in under ``-n 2``: one test, unless its module shares expensive work.
+
+    A module that defines a module- or session-scoped fixture (a corpus, a generated benchmark, one scan that
+    several tests assert on) goes to one worker as a whole, so the fixture is built once rather than once per
+    worker; modules using one of :data:`SHARED_FIXTURES` (or naming an ``xdist_group``) go together. Fixtures of a
+    ``conftest.py`` (keys, the SARIF schema) are cheap and stay per worker."""
+    return _module_scope(nodeid.split("::", 1)[0]) or nodeid
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +131,18 @@ def sarif_validator() -> Any:
     schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, format_checker=jsonschema.FormatChecker())
+
+
+@pytest.fixture(scope="session")
+def corpus_reports() -> dict[int, Any]:
+    """Every generated fixture scanned under the default policy from the repository root, in-process (jobs 0),
+    by one worker (1) and by two (2): whole-corpus scans (about 15 CPU-s each) shared by the tests that assert
+    different things about them (the same report whatever the jobs; deterministic SARIF)."""
+    from aisec.scan import scan
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(REPO)  # report paths are relative to the working directory
+        return {jobs: scan(["fixtures/generated"], jobs=jobs) for jobs in (0, 1, 2)}
 
 
 @pytest.fixture

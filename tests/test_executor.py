@@ -13,6 +13,7 @@ import pytest
 
 from aisec import executor
 from aisec.discovery import Discovered
+from aisec.model import Report
 from aisec.report.json import render_json
 from aisec.report.sarif import render_sarif
 from aisec.scan import scan
@@ -31,8 +32,8 @@ def _without_times(text: str) -> str:
     return json.dumps(doc, sort_keys=True)
 
 
-def test_reports_are_identical_in_process_serial_and_parallel(in_repo: Path) -> None:
-    reports = {jobs: scan(["fixtures/generated"], jobs=jobs) for jobs in (0, 1, 2)}
+def test_reports_are_identical_in_process_serial_and_parallel(corpus_reports: dict[int, Report]) -> None:
+    reports = corpus_reports  # every fixture scanned with jobs 0, 1 and 2 (tests/conftest.py)
     sarif = {jobs: _without_times(render_sarif(r)) for jobs, r in reports.items()}
     js = {jobs: _without_times(render_json(r)) for jobs, r in reports.items()}
     assert sarif[0] == sarif[1] == sarif[2]

@@ -36,9 +36,12 @@ def _suppressing_policy(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def reports(tmp_path: Path, in_repo: Path) -> dict[str, Report]:
-    return _reports(tmp_path)
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+    """Four report shapes, scanned once for the tests that each check something else about them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(REPO)  # report paths are relative to the working directory
+        return _reports(tmp_path_factory.mktemp("reports"))
 
 
 def test_every_report_shape_validates_against_the_official_schema(reports: dict[str, Report],
@@ -101,7 +104,7 @@ def test_suppressed_findings_are_left_out(reports: dict[str, Report]) -> None:
     assert run["properties"]["aisec/suppressedCount"] == len(report.suppressed)
 
 
-def test_output_is_deterministic_apart_from_times(tmp_path: Path, in_repo: Path) -> None:
+def test_output_is_deterministic_apart_from_times(corpus_reports: dict[int, Report]) -> None:
     def strip(text: str) -> dict[str, Any]:
         log = json.loads(text)
         for inv in log["runs"][0]["invocations"]:
@@ -109,8 +112,9 @@ def test_output_is_deterministic_apart_from_times(tmp_path: Path, in_repo: Path)
             inv.pop("endTimeUtc", None)
         return log
 
-    first = render_sarif(scan([fixture_path()]))
-    second = render_sarif(scan([fixture_path()]))
+    # Two separate scans of every fixture (one and two workers; tests/conftest.py scans once for the suite).
+    first = render_sarif(corpus_reports[2])
+    second = render_sarif(corpus_reports[1])
     assert strip(first) == strip(second)
     fingerprints = [r["partialFingerprints"]["aisecFinding/v1"] for r in json.loads(first)["runs"][0]["results"]]
     assert len(fingerprints) == len(set(fingerprints))

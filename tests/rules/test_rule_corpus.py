@@ -11,6 +11,9 @@ from tests.conftest import FIXTURES
 
 _POLICY, RULES, _BOUND = load_configuration("audit")
 RULE_IDS = [r.id for r in RULES]
+JOBS = 0
+"""Analyze in this process: a forked worker per case cost more than most cases (and re-imported the dataset stack
+for each dataset case); the report does not depend on the jobs (tests/test_executor.py)."""
 
 
 def _cases(rule_id: str, side: str) -> list[Path]:
@@ -37,13 +40,13 @@ def _policy(rule_id: str) -> str | Path:
 
 @pytest.mark.parametrize(("rule_id", "case"), _params("fail"))
 def test_fail_fixture_triggers_rule(rule_id: str, case: Path, in_repo: Path) -> None:
-    report = scan([case.relative_to(in_repo)], policy=_policy(rule_id))
+    report = scan([case.relative_to(in_repo)], policy=_policy(rule_id), jobs=JOBS)
     hits = [f for f in report.findings if f.rule_id == rule_id]
     assert hits, f"{rule_id} did not fire on {case.name}; findings: {[f.rule_id for f in report.findings]}"
 
 
 @pytest.mark.parametrize(("rule_id", "case"), _params("pass"))
 def test_pass_fixture_does_not_trigger_rule(rule_id: str, case: Path, in_repo: Path) -> None:
-    report = scan([case.relative_to(in_repo)], policy=_policy(rule_id))
+    report = scan([case.relative_to(in_repo)], policy=_policy(rule_id), jobs=JOBS)
     hits = [f.message for f in report.findings if f.rule_id == rule_id]
     assert not hits, f"{rule_id} fired on look-alike {case.name}: {hits}"
