@@ -53,6 +53,19 @@ def fixture_path(*parts: str) -> Path:
 
 
 @functools.cache
+def without_times(text: str) -> str:
+    """A SARIF or JSON report with its start and end times removed, keys sorted: what must not differ between runs."""
+    doc = json.loads(text)
+    if "runs" in doc:
+        for inv in doc["runs"][0]["invocations"]:
+            inv.pop("startTimeUtc", None)
+            inv.pop("endTimeUtc", None)
+    else:
+        doc.pop("started_utc", None)
+        doc.pop("finished_utc", None)
+    return json.dumps(doc, sort_keys=True)
+
+
 def _sarif_checker() -> ModuleType:
     spec = importlib.util.spec_from_file_location("check_sarif", REPO / "tests" / "data" / "check_sarif.py")
     assert spec is not None and spec.loader is not None

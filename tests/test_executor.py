@@ -17,25 +17,13 @@ from aisec.model import Report
 from aisec.report.json import render_json
 from aisec.report.sarif import render_sarif
 from aisec.scan import scan
-from tests.conftest import FIXTURES
-
-
-def _without_times(text: str) -> str:
-    doc = json.loads(text)
-    if "runs" in doc:
-        for inv in doc["runs"][0]["invocations"]:
-            inv.pop("startTimeUtc", None)
-            inv.pop("endTimeUtc", None)
-    else:
-        doc.pop("started_utc", None)
-        doc.pop("finished_utc", None)
-    return json.dumps(doc, sort_keys=True)
+from tests.conftest import FIXTURES, without_times
 
 
 def test_reports_are_identical_in_process_serial_and_parallel(corpus_reports: dict[int, Report]) -> None:
     reports = corpus_reports  # every fixture scanned with jobs 0, 1 and 2 (tests/conftest.py)
-    sarif = {jobs: _without_times(render_sarif(r)) for jobs, r in reports.items()}
-    js = {jobs: _without_times(render_json(r)) for jobs, r in reports.items()}
+    sarif = {jobs: without_times(render_sarif(r)) for jobs, r in reports.items()}
+    js = {jobs: without_times(render_json(r)) for jobs, r in reports.items()}
     assert sarif[0] == sarif[1] == sarif[2]
     assert js[0] == js[1] == js[2]
     assert reports[2].findings

@@ -23,23 +23,11 @@ from aisec.executors.dask_executor import DaskExecutor
 from aisec.report.json import render_json
 from aisec.report.sarif import render_sarif
 from aisec.scan import scan
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, without_times
 
 pytestmark = pytest.mark.xdist_group("dask-local-cluster")  # one cluster start-up under -n 2, not one per worker
 
 MODEL_RULES = ("AISEC-MDL-003", "AISEC-MDL-010", "AISEC-GEN-001", "AISEC-SIG-001")
-
-
-def _without_times(text: str) -> str:
-    doc = json.loads(text)
-    if "runs" in doc:
-        for inv in doc["runs"][0]["invocations"]:
-            inv.pop("startTimeUtc", None)
-            inv.pop("endTimeUtc", None)
-    else:
-        doc.pop("started_utc", None)
-        doc.pop("finished_utc", None)
-    return json.dumps(doc, sort_keys=True)
 
 
 def _sharded(folder: Path) -> None:
@@ -70,8 +58,8 @@ def test_reports_match_jobs_1_with_sharded_datasets(tmp_path: Path, dask_client:
     _sharded(tmp_path / "scan" / "data")
     serial = scan(["scan"], policy="audit", jobs=1)
     clustered = scan(["scan"], policy="audit", executor=DaskExecutor(client=dask_client))
-    assert _without_times(render_sarif(clustered)) == _without_times(render_sarif(serial))
-    assert _without_times(render_json(clustered)) == _without_times(render_json(serial))
+    assert without_times(render_sarif(clustered)) == without_times(render_sarif(serial))
+    assert without_times(render_json(clustered)) == without_times(render_json(serial))
     assert not {e.reason for e in clustered.errors} & {"timeout", "internal"}
     found = {f.rule_id for f in clustered.findings}
     assert {"AISEC-MDL-001", "AISEC-DAT-046"} <= found  # models scanned, shard groups merged on the client
@@ -129,7 +117,7 @@ def test_cli_runs_on_the_scheduler_from_the_environment(tmp_path: Path, dask_cli
     monkeypatch.setenv("AISEC_DASK_SCHEDULER", dask_client.scheduler.address)
     code = main(["scan", "m", "--hashes", "--executor", "dask", "-f", "json", "-q"])
     clustered = capsys.readouterr().out
-    assert code == 1 and _without_times(clustered) == _without_times(serial)
+    assert code == 1 and without_times(clustered) == without_times(serial)
     doc = json.loads(clustered)
     files = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "m").rglob("*") if p.is_file()}
     assert {a["path"] for a in doc["artifacts"] if a["kind"] != "directory"} == files
@@ -160,7 +148,7 @@ def test_workers_read_s3_objects_themselves(dask_client: Any, monkeypatch: pytes
         finally:
             for worker, replaced in before.items():
                 dask_client.run(_restore_env, replaced, workers=[worker])
-    assert _without_times(render_json(clustered)) == _without_times(render_json(serial))
+    assert without_times(render_json(clustered)) == without_times(render_json(serial))
     assert not clustered.errors and clustered.artifacts[0].path.startswith(f"s3://{BUCKET}/dask/")
     assert "AISEC-MDL-001" in {f.rule_id for f in clustered.findings}
 
