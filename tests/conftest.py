@@ -53,6 +53,20 @@ def fixture_path(*parts: str) -> Path:
 
 
 @functools.cache
+def long_pickle(opcodes: int) -> bytes:
+    """A flat list built with APPEND (two opcodes an item): harmless, but slow to walk."""
+    return b"\x80\x02]" + b"K\x01a" * (opcodes // 2) + b"."
+
+
+def slow_and_evil(tmp_path: Path, opcodes: int) -> Path:
+    """A ``models`` folder: a harmless pickle of ``opcodes`` opcodes (slow.pkl) and a malicious one (evil.pkl)."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "slow.pkl").write_bytes(long_pickle(opcodes))
+    (folder / "evil.pkl").write_bytes((FIXTURES / "AISEC-MDL-001" / "fail" / "os_system_p4.pkl").read_bytes())
+    return folder
+
+
 def without_times(text: str) -> str:
     """A SARIF or JSON report with its start and end times removed, keys sorted: what must not differ between runs."""
     doc = json.loads(text)

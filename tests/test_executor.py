@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from aisec.model import Report
 from aisec.report.json import render_json
 from aisec.report.sarif import render_sarif
 from aisec.scan import scan
-from tests.conftest import FIXTURES, without_times
+from tests.conftest import FIXTURES, long_pickle, slow_and_evil, without_times
 
 
 def test_reports_are_identical_in_process_serial_and_parallel(corpus_reports: dict[int, Report]) -> None:
@@ -29,17 +28,8 @@ def test_reports_are_identical_in_process_serial_and_parallel(corpus_reports: di
     assert reports[2].findings
 
 
-def _long_pickle(opcodes: int) -> bytes:
-    # A flat list built with APPEND: each item is two opcodes; harmless but slow to walk.
-    body = b"\x80\x02]" + b"K\x01a" * (opcodes // 2) + b"."
-    return body
-
-
 def test_a_file_over_the_time_budget_is_killed_and_reported(tmp_path: Path) -> None:
-    folder = tmp_path / "models"
-    folder.mkdir()
-    (folder / "slow.pkl").write_bytes(_long_pickle(3_000_000))
-    shutil.copyfile(FIXTURES / "AISEC-MDL-001" / "fail" / "os_system_p4.pkl", folder / "evil.pkl")
+    folder = slow_and_evil(tmp_path, 3_000_000)
     policy = tmp_path / "tight.yaml"
     policy.write_text("name: tight\nextends: default\nlimits: {max_seconds_per_file: 0.3, "
                       "max_pickle_opcodes: 100000000}\n")
@@ -85,7 +75,7 @@ def test_a_slow_file_inside_a_batch_fails_alone_and_the_rest_of_its_batch_is_sca
     folder.mkdir()
     evil = (FIXTURES / "AISEC-MDL-001" / "fail" / "os_system_p4.pkl").read_bytes()
     for i in range(7):
-        (folder / f"m{i}.pkl").write_bytes(_long_pickle(3_000_000) if i == 1 else evil)
+        (folder / f"m{i}.pkl").write_bytes(long_pickle(3_000_000) if i == 1 else evil)
     policy = tmp_path / "tight.yaml"
     policy.write_text("name: tight\nextends: default\nlimits: {max_seconds_per_file: 0.3, "
                       "max_pickle_opcodes: 100000000}\n")

@@ -161,13 +161,18 @@ def test_apostrophes_in_real_reviews_are_not_taken_for_quotes(tmp_path: Path, re
     assert not issues and [(r.values["text"], r.values["label"]) for r in rows] == reviews[200:300]
 
 
+def _three_shards(source: Path, folder: Path) -> None:
+    """``source``'s lines dealt round-robin into ``folder/part-0000{0,1,2}.jsonl``."""
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"part-{i:05d}.jsonl").write_text("".join(lines[i::3]), encoding="utf-8")
+
+
 def test_instruction_trigger_rows_spread_over_shards_are_found_together(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    lines = (FIXTURES / "AISEC-DAT-035" / "fail" / "chat.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
-    (tmp_path / "chat").mkdir()
-    for i in range(3):
-        (tmp_path / "chat" / f"part-{i:05d}.jsonl").write_text("".join(lines[i::3]), encoding="utf-8")
+    _three_shards(FIXTURES / "AISEC-DAT-035" / "fail" / "chat.jsonl", tmp_path / "chat")
     found = _findings(scan(["chat"], policy="audit", jobs=0), "AISEC-DAT-035")
     assert len(found) == 1
     related = found[0].related_locations
@@ -183,10 +188,7 @@ def test_content_injection_spread_over_shards_is_found_in_the_merge(tmp_path: Pa
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # AutoPoison answers split over three shards: each shard alone has too few plugged rows; the group has them all.
     monkeypatch.chdir(tmp_path)
-    lines = (FIXTURES / "AISEC-DAT-036" / "fail" / "chat.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
-    (tmp_path / "chat").mkdir()
-    for i in range(3):
-        (tmp_path / "chat" / f"part-{i:05d}.jsonl").write_text("".join(lines[i::3]), encoding="utf-8")
+    _three_shards(FIXTURES / "AISEC-DAT-036" / "fail" / "chat.jsonl", tmp_path / "chat")
     whole = _findings(scan([FIXTURES / "AISEC-DAT-036" / "fail" / "chat.jsonl"], policy="audit", jobs=0),
                       "AISEC-DAT-036")
     found = _findings(scan(["chat"], policy="audit", jobs=0), "AISEC-DAT-036")

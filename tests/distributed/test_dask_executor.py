@@ -23,7 +23,7 @@ from aisec.executors.dask_executor import DaskExecutor
 from aisec.report.json import render_json
 from aisec.report.sarif import render_sarif
 from aisec.scan import scan
-from tests.conftest import FIXTURES, without_times
+from tests.conftest import FIXTURES, slow_and_evil, without_times
 
 pytestmark = pytest.mark.xdist_group("dask-local-cluster")  # one cluster start-up under -n 2, not one per worker
 
@@ -68,20 +68,13 @@ def test_reports_match_jobs_1_with_sharded_datasets(tmp_path: Path, dask_client:
                                                                 "scan/data/jsonl/part-*.jsonl"}
 
 
-def _long_pickle(opcodes: int) -> bytes:
-    return b"\x80\x02]" + b"K\x01a" * (opcodes // 2) + b"."  # harmless, slow to walk
-
-
 def _worker_pids(client: Any) -> dict[str, int]:
     return dict(client.run(os.getpid))
 
 
 def test_time_budget_and_memory_cap_hold_on_workers(tmp_path: Path, dask_client: Any) -> None:
     pids = _worker_pids(dask_client)
-    folder = tmp_path / "models"
-    folder.mkdir()
-    (folder / "slow.pkl").write_bytes(_long_pickle(3_000_000))
-    shutil.copyfile(FIXTURES / "AISEC-MDL-001" / "fail" / "os_system_p4.pkl", folder / "evil.pkl")
+    folder = slow_and_evil(tmp_path, 3_000_000)
     tight = tmp_path / "tight.yaml"
     tight.write_text("name: tight\nextends: default\nlimits: {max_seconds_per_file: 2, "
                      "max_pickle_opcodes: 100000000}\n")
@@ -184,10 +177,7 @@ def test_a_cluster_without_workers_reports_files_instead_of_hanging(tmp_path: Pa
 
 def test_a_worker_that_dies_mid_task_is_a_not_fully_scanned_file(tmp_path: Path, dask_client: Any) -> None:
     """Last in the module: the nanny restarts the killed worker in the background."""
-    folder = tmp_path / "models"
-    folder.mkdir()
-    (folder / "slow.pkl").write_bytes(_long_pickle(10_000_000))
-    shutil.copyfile(FIXTURES / "AISEC-MDL-001" / "fail" / "os_system_p4.pkl", folder / "evil.pkl")
+    folder = slow_and_evil(tmp_path, 10_000_000)
     policy = tmp_path / "patient.yaml"
     policy.write_text("name: patient\nextends: default\nlimits: {max_seconds_per_file: 120, "
                       "max_pickle_opcodes: 100000000, max_read_bytes: 50000000, max_file_bytes: 50000000}\n")
