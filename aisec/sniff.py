@@ -42,6 +42,7 @@ EXTENSION_KINDS: dict[str, str] = {
     ".bz2": "bzip2", ".xz": "xz", ".json": "json", ".jsonl": "jsonl", ".csv": "csv",
     ".parquet": "parquet", ".txt": "text", ".md": "text", ".py": "python", ".jinja": "jinja",
     ".sig": "signature", ".yaml": "text", ".yml": "text", ".nemo": "nemo",
+    ".mar": "zip",
 }
 """What a file name's extension claims; only used to report mismatches."""
 

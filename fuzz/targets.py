@@ -220,6 +220,17 @@ def _hydra_configs() -> list[bytes]:
     return out
 
 
+def _mars() -> list[bytes]:
+    """The TorchServe fixtures, each also re-stored uncompressed so mutations reach the manifest and the Python."""
+    out: list[bytes] = []
+    for path in sorted(FIXTURES.glob("AISEC-MDL-09[0-4]/*/*.mar")):
+        data = path.read_bytes()
+        out.append(data)
+        with contextlib.suppress(zipfile.BadZipFile, OSError), zipfile.ZipFile(io.BytesIO(data)) as archive:
+            out.append(_zip({info.filename: archive.read(info) for info in archive.infolist()}, zipfile.ZIP_STORED))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- seeds
 
 
@@ -360,6 +371,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            description=".npy header parser"),
     Target(name="hydra", run=run_hydra, seeds=_hydra_configs,
            description="Hydra/OmegaConf YAML configs and NeMo model_config.yaml (_target_, tags, resolvers)"),
+    Target(name="torchserve", run=lambda d: run_analyzer("torchserve", d), seeds=_mars,
+           description="TorchServe .mar manifest, handler and extra Python files, requirements"),
     Target(name="sarif", run=run_sarif, seeds=_sarif, description="baseline SARIF reader"),
     Target(name="bundle", run=run_bundle, seeds=_bundles, description="OMS signature bundle parser"),
     Target(name="sniffed", run=run_sniffed, seeds=lambda: fixture_seeds({k.value for k in ArtifactKind}, limit=40),

@@ -57,6 +57,7 @@ REGISTRY: tuple[Registration, ...] = (
     Registration(module="aisec.analyzers.onnx", name="OnnxAnalyzer", kinds=frozenset({K.ONNX})),
     Registration(module="aisec.analyzers.hf_folder", name="HFFolderAnalyzer", kinds=frozenset({K.DIRECTORY})),
     Registration(module="aisec.analyzers.hydra_config", name="HydraConfigAnalyzer", kinds=frozenset({K.TEXT})),
+    Registration(module="aisec.analyzers.torchserve", name="TorchServeAnalyzer", kinds=frozenset({K.ZIP})),
 )
 """Every analyzer aisec runs, in the order it runs them. Register new analyzers here and nowhere else."""
 

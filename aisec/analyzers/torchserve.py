@@ -1,0 +1,175 @@
+"""TorchServe model archives (``.mar``): the handler and every Python file that TorchServe imports at serve time.
+
+A ``.mar`` is a zip with ``MAR-INF/MANIFEST.json`` (written by ``torch-model-archiver``). TorchServe extracts it,
+puts the folder on ``sys.path`` and imports the handler module the manifest names (unless it is one of its
+built-in handlers), so the handler and any extra ``.py`` file are remote code. They are parsed with ``ast`` and
+checked as Hugging Face ``auto_map`` modules are; the serialized model (pickle, TorchScript) is a member the zip
+analyzer already analyses as a nested artifact. Nothing is imported or run.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from aisec.analyzers.base import AnalysisContext
+from aisec.analyzers.members import BombError, CorruptData, inflate
+from aisec.analyzers.zipread import METHODS, ZipMember, find_eocd, read_listing
+from aisec.model import ArtifactKind, Fact, Location
+from aisec.source import Source
+from aisec.strictjson import strict_json
+
+MANIFEST = "MAR-INF/MANIFEST.json"
+MAX_MANIFEST_BYTES = 1024 * 1024
+"""Largest manifest read (the archiver writes a few hundred bytes)."""
+MAX_CODE_BYTES = 4 * 1024 * 1024
+"""Largest Python member or requirements file parsed; a larger one is reported as not fully scanned."""
+MAX_CODE_FILES = 200
+"""Python members parsed per archive; the rest are reported as not fully scanned."""
+_REQUIREMENT_OPTIONS = re.compile(r"^(?:-e|--editable|-i|--index-url|--extra-index-url|-f|--find-links|"
+                                  r"--trusted-host|-r|--requirement|-c|--constraint)\b")
+_URL = re.compile(r"(?:^|[\s@])(?:[a-z][a-z0-9+.-]*://|git\+|hg\+|svn\+|bzr\+|file:)", re.I)
+_LOCAL_PATH = re.compile(r"^(?:\.{1,2}/|/|~|[A-Za-z]:\\)|\.(?:whl|tar\.gz|zip|tgz)$")
+
+
+class TorchServeAnalyzer:
+    """Reads a ``.mar``'s manifest, its handler and extra Python files, and its requirements file."""
+
+    name = "torchserve"
+    kinds = frozenset({ArtifactKind.ZIP})
+    provides: Mapping[str, str] = {
+        "torchserve.handler": "the handler a TorchServe archive's manifest names; detail builtin (one of "
+                              "TorchServe's default handlers) and exists (its module is a member of the archive)",
+        "torchserve.code_import": "a module a Python file in a TorchServe archive imports (detail file, line)",
+        "torchserve.code_call": "a call a Python file in a TorchServe archive makes, resolved through its imports "
+                                "(detail file, line)",
+        "torchserve.code_obfuscation": "a Python file in a TorchServe archive passes decoded data to exec/eval/"
+                                       "import/unpickling (detail file, line)",
+        "torchserve.requirement": "a line of the archive's requirements file, which TorchServe pip-installs when "
+                                  "install_py_dep_per_model is on; detail origin: index, url, path or option",
+    }
+
+    def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
+        """Only zips with ``MAR-INF/MANIFEST.json`` are TorchServe archives."""
+        if source.head(4) != b"PK\x03\x04" and find_eocd(source) is None:
+            return
+        listing = read_listing(source, context.limits)
+        members = {m.name: m for m in listing.members if not m.is_dir}
+        if MANIFEST not in members:
+            return
+        manifest = self._manifest(source, members[MANIFEST], context)
+        if manifest is None:
+            return
+        model = manifest.get("model")
+        if not isinstance(model, dict):
+            context.error("malformed", f"{MANIFEST} has no 'model' object: the handler cannot be checked",
+                          location=context.at(pointer=MANIFEST))
+            return
+        handler = model.get("handler")
+        if isinstance(handler, str) and handler:
+            module = handler.split(":", 1)[0]
+            file_name = module if module.endswith(".py") else module.replace(".", "/") + ".py"
+            yield context.fact("torchserve.handler", handler, location=context.at(pointer=f"{MANIFEST}#/model/handler"),
+                               builtin=_builtin(module), exists=file_name in members, module_file=file_name)
+        elif handler is not None:
+            context.error("malformed", f"{MANIFEST}: the handler is not a name", location=context.at(pointer=MANIFEST))
+        requirements = model.get("requirementsFile")
+        if isinstance(requirements, str) and requirements in members:
+            yield from self._requirements(source, members[requirements], context)
+        yield from self._code(source, members, context)
+
+    def _manifest(self, source: Source, member: ZipMember, context: AnalysisContext) -> dict[str, Any] | None:
+        data = _read(source, member, MAX_MANIFEST_BYTES, context)
+        if data is None:
+            return None
+        try:
+            manifest = strict_json(data.decode("utf-8"), context.limits.max_json_depth)
+        except (UnicodeDecodeError, ValueError) as exc:
+            context.error("malformed", f"{MANIFEST} is not valid JSON ({exc}): the archive's handler cannot be "
+                          "checked", location=context.at(pointer=MANIFEST))
+            return None
+        if not isinstance(manifest, dict):
+            context.error("malformed", f"{MANIFEST} is not a JSON object", location=context.at(pointer=MANIFEST))
+            return None
+        return manifest
+
+    def _requirements(self, source: Source, member: ZipMember, context: AnalysisContext) -> Iterator[Fact]:
+        data = _read(source, member, MAX_CODE_BYTES, context)
+        if data is None:
+            return
+        for number, raw in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+            line = raw.split(" #", 1)[0].strip()
+            if not line or line.startswith("#"):
+                continue
+            yield context.fact("torchserve.requirement", line[:300], location=context.at(pointer=member.name,
+                                                                                          line=number),
+                               origin=_origin(line), file=member.name, line=number)
+
+    def _code(self, source: Source, members: dict[str, ZipMember], context: AnalysisContext) -> Iterator[Fact]:
+        from aisec.analyzers.hf_folder import code_facts  # shared with auto_map remote code
+
+        python = sorted(name for name in members if name.endswith(".py"))
+        for name in python[:MAX_CODE_FILES]:
+            data = _read(source, members[name], MAX_CODE_BYTES, context)
+            if data is None:
+                continue
+            try:
+                tree = ast.parse(data, filename=name)
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+                context.error("malformed", f"Python file {name} does not parse ({exc}); TorchServe may still "
+                              "import it", location=context.at(pointer=name))
+                continue
+            facts, _relatives = code_facts(tree, name, context, _where)
+            for fact in facts:
+                yield replace(fact, key=fact.key.replace("hf.remote_code", "torchserve.code"))
+        if len(python) > MAX_CODE_FILES:
+            context.error("limit", f"more than {MAX_CODE_FILES} Python files; the rest were not parsed",
+                          location=context.at(pointer=python[MAX_CODE_FILES]), limit="max_archive_members")
+
+
+BUILTIN_HANDLERS = frozenset({"image_classifier", "text_classifier", "object_detector", "image_segmenter"})
+"""The default handlers ``torch-model-archiver --handler`` accepts by name (they ship inside TorchServe)."""
+
+
+def _builtin(module: str) -> bool:
+    return module in BUILTIN_HANDLERS or module.removeprefix("ts.torch_handler.") in BUILTIN_HANDLERS
+
+
+def _origin(line: str) -> str:
+    """Where pip would take a requirement from: the configured index, a URL/VCS, a local path, or an option."""
+    if _REQUIREMENT_OPTIONS.match(line):
+        return "option"
+    if _URL.search(line):
+        return "url"
+    if _LOCAL_PATH.search(line.split(";", 1)[0].strip()):
+        return "path"
+    return "index"
+
+
+def _where(context: AnalysisContext, file_name: str, **fields: Any) -> Location:
+    return context.at(pointer=file_name, **fields)
+
+
+def _read(source: Source, member: ZipMember, cap: int, context: AnalysisContext) -> bytes | None:
+    """A small member's bytes, or None with a scan error (too large, encrypted, unsupported, corrupt, a bomb)."""
+    where = context.at(pointer=member.name)
+    if member.size > cap or member.data_offset is None or member.encrypted:
+        context.error("limit" if member.size > cap else "malformed",
+                      f"{member.name} could not be read ({member.size} bytes, cap {cap})", location=where,
+                      limit="max_read_bytes" if member.size > cap else None)
+        return None
+    method = METHODS.get(member.method)
+    if method == "stored":
+        return source.read_at(member.data_offset, min(member.compressed_size, cap))
+    if method is None or method == "zstd":
+        context.error("unsupported", f"{member.name} uses compression method {member.method}", location=where)
+        return None
+    try:
+        return inflate(source, member.data_offset, member.compressed_size, method, limits=context.limits, cap=cap,
+                       what=member.name).data
+    except (BombError, CorruptData) as exc:
+        context.error("malformed", f"{member.name}: {exc}", location=where)
+        return None
