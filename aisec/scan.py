@@ -52,9 +52,17 @@ def load_configuration(policy: str | Path = "default", rules_dir: str | Path | N
 def builtin_rules() -> tuple[Rule, ...]:
     """The validated built-in rules (from the configuration cache when their files are unchanged)."""
     directory = builtin_rules_dir()
-    files = sorted(directory.rglob("*.yaml"))
-    return cached("rules", f"{directory.resolve()}\n" + "\n".join(map(str, files)),
-                  lambda: load_rules(directory, known_facts=fact_catalog()), lambda _rules: files)
+    files = _yaml_files(str(directory))
+    return cached("rules", f"{directory.resolve()}\n" + "\n".join(files),
+                  lambda: load_rules(directory, known_facts=fact_catalog()), lambda _rules: [Path(f) for f in files])
+
+
+def _yaml_files(directory: str) -> list[str]:
+    """Every ``*.yaml`` file below ``directory``, as ``sorted(Path(directory).rglob("*.yaml"))`` lists them
+    (per path component), from ``os.walk`` (pathlib's glob costs more than the cache lookup it keys)."""
+    found = [os.path.join(root, name) for root, _dirs, names in os.walk(directory) for name in names
+             if name.endswith(".yaml") and os.path.isfile(os.path.join(root, name))]
+    return sorted(found, key=lambda path: path.split(os.sep))
 
 
 def cached_policy(ref: str | Path) -> Policy:

@@ -6,10 +6,17 @@ A cache entry holds the validated objects as plain JSON (never pickle) plus what
 aisec version, the stat fingerprint of aisec's own code and of the packages that feed policy lists, and the
 SHA-256 over every input file (each rule file; each policy file of an ``extends`` chain). Any difference
 means the entry is rebuilt; any problem reading or writing the cache means the objects are validated again.
+
+Reading ~460 KB of rule files on every run only to learn they did not change costs more than the rest of
+the lookup, so the entry also records each input's stat (size, mtime, ctime, inode): when every stat is the
+same, the contents are not read. A stat that changed (a checkout, a ``touch``) falls back to the content
+digest, and a file modified within ``RACY_SECONDS`` of the entry being written is always compared by content
+(as git treats a "racily clean" index entry): a same-size edit in the same timestamp tick cannot slip through.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import enum
@@ -19,6 +26,7 @@ import importlib
 import importlib.util
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -31,6 +39,11 @@ CACHE_ENV = "AISEC_CACHE_DIR"
 """Where cache entries live (default ``$XDG_CACHE_HOME/aisec`` or ``~/.cache/aisec``); empty turns caching off."""
 MAX_ENTRY_BYTES = 16 * 1024 * 1024
 """A cache entry larger than this is ignored (and rebuilt)."""
+RACY_SECONDS = 3
+"""An input whose mtime or ctime is this close to (or after) the entry's own mtime is compared by content, not
+by stat: file timestamps are coarse (a clock tick on Linux, 2 s on FAT), so an edit in the same tick as the
+entry was written could keep its size and time."""
+_RACY_NS = RACY_SECONDS * 1_000_000_000
 _CODE_ROOT = Path(__file__).resolve().parent.parent
 _LIST_PACKAGES = ("modelscan",)
 """Installed packages whose data feeds policy lists (``lists.NAME.include``)."""
@@ -92,20 +105,43 @@ def cached(kind: str, identity: str, build: Callable[[], T], inputs: Callable[[T
     entry = folder / f"{kind}-{hashlib.sha256(identity.encode('utf-8', 'surrogateescape')).hexdigest()[:24]}.json"
     hit = _read(entry, identity, code)
     if hit is not None:
-        return hit  # type: ignore[no-any-return]
+        document, fresh_stats = hit
+        if fresh_stats is not None:  # same contents, new stats: record them so the next run reads no input
+            with contextlib.suppress(OSError, TypeError, ValueError, RecursionError):
+                _write(entry, _document(identity, code, document["inputs"], document["digest"],
+                                        encode(document["value"]), fresh_stats))
+        return document["value"]  # type: ignore[no-any-return]
     value = build()
     try:
         paths = [str(p) for p in inputs(value)]
-        _write(entry, {"identity": identity, "code": code, "inputs": paths,
-                       "digest": file_digest(Path(p) for p in paths), "value": encode(value)})
+        stats = _stats(paths)  # before reading: an edit after this point changes a stat (or is racy)
+        _write(entry, _document(identity, code, paths, file_digest(Path(p) for p in paths), encode(value), stats))
     except (OSError, TypeError, ValueError, RecursionError):
         pass  # a read-only home or an unencodable value: the next run validates again
     return value
 
 
-def _read(entry: Path, identity: str, code: str) -> Any:
+def _document(identity: str, code: str, paths: list[str], digest: str, value: Any,
+              stats: list[list[int]]) -> dict[str, Any]:
+    """An entry: ``stats`` must have been taken before the contents behind ``digest`` were read."""
+    return {"identity": identity, "code": code, "inputs": paths, "digest": digest, "stats": stats, "value": value}
+
+
+def _stats(paths: Iterable[str]) -> list[list[int]]:
+    """What a change to a file changes besides its bytes: size, mtime, ctime (which no tool sets back), inode."""
+    out = []
+    for path in paths:
+        info = os.stat(path)
+        out.append([info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino])
+    return out
+
+
+def _read(entry: Path, identity: str, code: str) -> tuple[dict[str, Any], list[list[int]] | None] | None:
+    """The entry's document when it is valid for ``identity`` and ``code`` and its inputs are unchanged, and
+    the inputs' stats to record in it when the contents had to be read to know (``None``: nothing to record)."""
     try:
-        if entry.stat().st_size > MAX_ENTRY_BYTES:
+        info = entry.stat()
+        if info.st_size > MAX_ENTRY_BYTES:
             return None
         # One pass: the parser hands every object to _decode_object as it closes (no second walk of the tree).
         document = json.loads(entry.read_text(encoding="utf-8"), object_hook=_decode_object)
@@ -114,9 +150,15 @@ def _read(entry: Path, identity: str, code: str) -> Any:
         paths = document["inputs"]
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             return None
+        stats = _stats(paths)
+        newest = max((max(s[1], s[2]) for s in stats), default=0)
+        same = stats == document.get("stats")
+        if same and newest < info.st_mtime_ns - _RACY_NS:
+            return document, None
         if file_digest(Path(p) for p in paths) != document["digest"]:
             return None
-        return document["value"]
+        # Worth rewriting when the stats moved, or when an entry written now would no longer be racy.
+        return document, stats if not same or newest < time.time_ns() - _RACY_NS else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError, RecursionError):
         return None  # missing, stale, corrupt or from another version: validate again
 

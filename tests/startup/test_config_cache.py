@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,74 @@ def test_trust_files_a_policy_names_are_inputs_of_its_entry(cache: Path, tmp_pat
     key.unlink()
     with pytest.raises(PolicyError, match="trust file"):
         cached_policy(policy)  # checked again at load, as without the cache
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Patch the content digest to count how many input files each lookup reads."""
+    reads: list[int] = []
+    real = config_cache.file_digest
+
+    def counted(paths: Iterable[Path]) -> str:
+        listed = list(paths)
+        reads.append(len(listed))
+        return real(listed)
+    monkeypatch.setattr(config_cache, "file_digest", counted)
+    return reads
+
+
+def _settle(cache: Path) -> None:
+    """Age the inputs past the racy window by moving the entry's own mtime forward (as time passing would)."""
+    for entry in cache.glob("*.json"):
+        later = entry.stat().st_mtime_ns + (config_cache.RACY_SECONDS + 60) * 1_000_000_000
+        os.utime(entry, ns=(later, later))
+
+
+def test_a_settled_entry_is_served_without_reading_its_inputs(cache: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "input.txt"
+    source.write_text("one")
+    builds: list[str] = []
+
+    def build() -> str:
+        builds.append(source.read_text())
+        return builds[-1]
+    reads = _counting(monkeypatch)
+    assert config_cache.cached("t", "id", build, lambda _v: [source]) == "one"
+    assert config_cache.cached("t", "id", build, lambda _v: [source]) == "one"
+    assert reads == [1, 1] and builds == ["one"]  # just written: too recent to trust its stat, read it
+    _settle(cache)
+    assert config_cache.cached("t", "id", build, lambda _v: [source]) == "one"
+    assert reads == [1, 1] and builds == ["one"]  # settled and unchanged: no input read
+
+
+def test_a_same_size_edit_with_the_old_mtime_is_noticed(cache: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "input.txt"
+    source.write_text("one")
+    assert config_cache.cached("t", "id", source.read_text, lambda _v: [source]) == "one"
+    _settle(cache)
+    before = source.stat()
+    source.write_text("two")  # same size; then the old mtime put back (ctime still moves)
+    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert config_cache.cached("t", "id", source.read_text, lambda _v: [source]) == "two"
+
+
+def test_a_touched_unchanged_input_is_read_once_then_trusted(cache: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "input.txt"
+    source.write_text("one")
+    builds: list[str] = []
+
+    def build() -> str:
+        builds.append(source.read_text())
+        return builds[-1]
+    assert config_cache.cached("t", "id", build, lambda _v: [source]) == "one"
+    old = source.stat().st_mtime_ns - 3_600 * 1_000_000_000
+    os.utime(source, ns=(old, old))  # a checkout or touch: new stats, same bytes
+    _settle(cache)
+    reads = _counting(monkeypatch)
+    assert config_cache.cached("t", "id", build, lambda _v: [source]) == "one"
+    assert reads == [1] and builds == ["one"]  # compared by content, not rebuilt; its new stats recorded
+    _settle(cache)
+    assert config_cache.cached("t", "id", build, lambda _v: [source]) == "one"
+    assert reads == [1]
