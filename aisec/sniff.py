@@ -42,7 +42,7 @@ EXTENSION_KINDS: dict[str, str] = {
     ".bz2": "bzip2", ".xz": "xz", ".json": "json", ".jsonl": "jsonl", ".csv": "csv",
     ".parquet": "parquet", ".txt": "text", ".md": "text", ".py": "python", ".jinja": "jinja",
     ".sig": "signature", ".yaml": "text", ".yml": "text", ".nemo": "nemo",
-    ".mar": "zip",
+    ".mar": "zip", ".ubj": "xgboost_ubj", ".cbm": "catboost", ".skops": "skops",
 }
 """What a file name's extension claims; only used to report mismatches."""
 
@@ -77,6 +77,10 @@ _COMPATIBLE: dict[str, frozenset[ArtifactKind]] = {
     "signature": frozenset({ArtifactKind.SIGNATURE, ArtifactKind.JSON}),
     # NeMo writes a plain tar (older releases gzip it).
     "nemo": frozenset({ArtifactKind.TAR, ArtifactKind.GZIP}),
+    # Formats made to avoid pickle: xgboost UBJSON and CatBoost are binary documents, skops a zip.
+    "xgboost_ubj": frozenset({ArtifactKind.BINARY}),
+    "catboost": frozenset({ArtifactKind.BINARY}),
+    "skops": frozenset({ArtifactKind.ZIP}),
 }
 
 

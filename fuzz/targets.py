@@ -231,6 +231,18 @@ def _mars() -> list[bytes]:
     return out
 
 
+def _tree_models() -> list[bytes]:
+    """The real tree models (fixtures/real_models) and the MDL-100..103 fixtures, plus a deprecated binary header
+    and a hand-written UBJSON document with every marker the reader knows."""
+    names = b"".join(struct.pack("<Q", len(n)) + n for n in (b"binary:logistic", b"gbtree"))
+    out = [b"binf" + bytes(136) + names + bytes(32),
+           b"{i\x07learner{i\x01a[$d#i\x02" + bytes(8) + b"i\x01b[$U#i\x02\x80\x02i\x01cSU\x01xi\x01dZi\x01eT"
+           b"i\x01fCzi\x01gDNNNN" + bytes(8) + b"i\x01h[#i\x01L" + bytes(8) + b"}i\x07version[i\x03i\x02i\x00]}"]
+    out.extend(p.read_bytes() for p in sorted((REPO / "fixtures" / "real_models").glob("*_clf.*")))
+    out.extend(p.read_bytes() for p in sorted(FIXTURES.glob("AISEC-MDL-10[0-3]/*/*")) if p.stat().st_size < 64 * 1024)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- seeds
 
 
@@ -373,6 +385,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            description="Hydra/OmegaConf YAML configs and NeMo model_config.yaml (_target_, tags, resolvers)"),
     Target(name="torchserve", run=lambda d: run_analyzer("torchserve", d), seeds=_mars,
            description="TorchServe .mar manifest, handler and extra Python files, requirements"),
+    Target(name="tree_model", run=lambda d: run_analyzer("tree_model", d), seeds=_tree_models,
+           description="xgboost JSON/UBJSON/binf, LightGBM text, CatBoost .cbm; UBJSON reader, hidden pickles"),
     Target(name="sarif", run=run_sarif, seeds=_sarif, description="baseline SARIF reader"),
     Target(name="bundle", run=run_bundle, seeds=_bundles, description="OMS signature bundle parser"),
     Target(name="sniffed", run=run_sniffed, seeds=lambda: fixture_seeds({k.value for k in ArtifactKind}, limit=40),

@@ -58,6 +58,8 @@ REGISTRY: tuple[Registration, ...] = (
     Registration(module="aisec.analyzers.hf_folder", name="HFFolderAnalyzer", kinds=frozenset({K.DIRECTORY})),
     Registration(module="aisec.analyzers.hydra_config", name="HydraConfigAnalyzer", kinds=frozenset({K.TEXT})),
     Registration(module="aisec.analyzers.torchserve", name="TorchServeAnalyzer", kinds=frozenset({K.ZIP})),
+    Registration(module="aisec.analyzers.tree_model", name="TreeModelAnalyzer",
+                 kinds=frozenset({K.JSON, K.TEXT, K.BINARY})),
 )
 """Every analyzer aisec runs, in the order it runs them. Register new analyzers here and nowhere else."""
 
