@@ -60,6 +60,7 @@ REGISTRY: tuple[Registration, ...] = (
     Registration(module="aisec.analyzers.torchserve", name="TorchServeAnalyzer", kinds=frozenset({K.ZIP})),
     Registration(module="aisec.analyzers.tree_model", name="TreeModelAnalyzer",
                  kinds=frozenset({K.JSON, K.TEXT, K.BINARY})),
+    Registration(module="aisec.analyzers.executable", name="ExecutableAnalyzer", kinds=frozenset({K.BINARY})),
 )
 """Every analyzer aisec runs, in the order it runs them. Register new analyzers here and nowhere else."""
 
