@@ -436,14 +436,55 @@ class ScreenPatterns:
     """(widened pattern, refinement): a line is a candidate only when it matches both."""
 
 
+PREFIX = 10
+"""Required characters a first-stage literal keeps: a prefix of a string every match contains is itself contained
+in every match, so cutting factors to their first characters keeps the first stage a superset. Measured on 8 MB of
+real reviews: the cut strings make one automaton of ~200 short strings instead of three of 16,000 characters, about
+half the first stage's CPU, and 7 % of lines (not 5 %) reach the second stage."""
+
+
+def _prefix(text: str, required: int) -> str:
+    """The shortest prefix of a factor string with ``required`` required characters, trailing markers dropped (a
+    dropped boundary or whitespace run only widens the match)."""
+    out = ""
+    for ch in text:
+        if _length(out) >= required:
+            break
+        out += ch
+    return out.rstrip("".join(_MARKERS))
+
+
+def _minimal(strings: set[str]) -> list[str]:
+    """The strings none of which contains another (a line holding the longer one holds the shorter), sorted."""
+    keep: list[str] = []
+    for text in sorted(strings, key=lambda x: (len(x), x)):
+        if not any(k in text for k in keep):
+            keep.append(text)
+    return sorted(keep)
+
+
+def _alternations(items: list[str]) -> list[str]:
+    """``items`` ORed into alternations of at most ``FIRST_CHUNK`` characters each."""
+    chunks: list[list[str]] = [[]]
+    for item in dict.fromkeys(items):
+        if chunks[-1] and sum(len(x) + 5 for x in chunks[-1]) + len(item) > FIRST_CHUNK:
+            chunks.append([])
+        chunks[-1].append(item)
+    return ["|".join(f"(?:{p})" for p in chunk) for chunk in chunks if chunk]
+
+
 @lru_cache(maxsize=2)
 def screen_patterns(valid_utf8: bool = True) -> ScreenPatterns:
     """The screen for a batch that is (or is not) valid UTF-8. Separate calls keep each RE2 automaton small: a
-    counted class ORed into a big alternation multiplies states."""
+    counted class ORed into a big alternation multiplies states.
+
+    The first stage is two RE2 passes: the plain literal factors (with the always-candidate bytes), then the rest
+    (letters-only factors, refinements and widened patterns without factors). Each pass costs about the same per
+    byte whatever it holds, while ORing the two measured slower than running them apart."""
     always = [unsafe_pattern() if valid_utf8 else _ANY_NON_ASCII, _ESCAPE]
-    literals = list(always)
-    spread: list[str] = []  # letters-only factors: their own alternation (ORed with the rest they multiply states)
-    first: list[str] = []
+    literals: set[str] = set()
+    spread: set[str] = set()  # letters-only factors: each allows a run of other characters after every letter
+    rest: list[str] = []
     second = list(always)
     refined: list[tuple[str, str]] = []
     for name, pattern in declared_patterns():
@@ -459,21 +500,15 @@ def screen_patterns(valid_utf8: bool = True) -> ScreenPatterns:
             second.append(wide)
         factors = literal_factors(pattern, squeezed=squeezed)
         if factors is not None:
-            (spread if squeezed else literals).extend(_literal(f, squeezed) for f in sorted(factors))
+            (spread if squeezed else literals).update(_prefix(f, PREFIX) for f in factors)
         elif refinement is not None:
-            literals.append(refinement)
+            rest.append(refinement)
         else:
-            first.append(wide)
-    chunks: list[list[str]] = []
-    for items in (literals, spread):
-        chunks.append([])
-        for item in dict.fromkeys(items):
-            if chunks[-1] and sum(len(x) + 5 for x in chunks[-1]) + len(item) > FIRST_CHUNK:
-                chunks.append([])
-            chunks[-1].append(item)
+            rest.append(wide)
+    plain = always + [_literal(f, False) for f in _minimal(literals)]
+    others = [_literal(f, True) for f in _minimal(spread)] + rest
     groups = ["|".join(f"(?:{p})" for p in second[i:i + SECOND_GROUP]) for i in range(0, len(second), SECOND_GROUP)]
-    alternations = ["|".join(f"(?:{p})" for p in chunk) for chunk in chunks]
-    return ScreenPatterns(first=tuple(f"(?i){p}" for p in (*alternations, *first)),
+    return ScreenPatterns(first=tuple(f"(?i){p}" for p in (*_alternations(plain), *_alternations(others))),
                           second=tuple(f"(?i){p}" for p in groups), refined=tuple(refined))
 
 

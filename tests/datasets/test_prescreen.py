@@ -288,3 +288,27 @@ def test_screen_does_not_import_pandas(tmp_path: Path) -> None:
         "print('pandas' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_first_stage_literals_are_cut_to_prefixes_that_every_match_still_contains() -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    b, gap = "\x00", "\x01"
+    # Required characters count a boundary or a whitespace run once; trailing markers only narrow, so they go.
+    assert prescreen._prefix(f"{b}ignore{b}{gap}all", 7) == f"{b}ignore"
+    assert prescreen._prefix(f"{b}ignore{b}{gap}all", 9) == f"{b}ignore{b}{gap}a"
+    assert prescreen._minimal({"ab", "xabc", "abd", "q", f"{b}ab"}) == ["ab", "q"]
+    first = prescreen.screen_patterns(True).first
+    assert len(first) == 2, [len(p) for p in first]  # two RE2 passes per batch, not one per 16,000 characters
+    lines = []
+    for name, pattern in PATTERNS:
+        factors = prescreen.literal_factors(pattern, squeezed=name.split("[", 1)[0] in prescreen.SQUEEZED)
+        # Each full factor (the phrase as written, spaced) must pass the first stage on its own line.
+        lines += [" " + "".join(" " if c in (b, gap, "\x02") else c for c in text) + " " for text in factors or ()]
+    array = pa.array([line.encode() for line in lines], pa.large_binary())
+    passed = np.zeros(len(lines), dtype=bool)
+    for regex in first:
+        passed |= prescreen.bools(pc.match_substring_regex(array, regex))
+    assert len(lines) > 300 and passed.all(), [line for line, ok in zip(lines, passed, strict=True) if not ok][:5]
