@@ -102,3 +102,23 @@ def test_profile_sample_and_drift_are_unchanged_by_the_quick_paths() -> None:
             chosen[j] = i
     assert [r.index for r in profile.sample] == chosen
     assert all(r.text == str(r.text) for r in profile.sample) and len(profile.text_lengths) == 50
+
+
+def test_object_lines_decode_as_json_loads_does() -> None:
+    """The reader's scanner-only path for ``{...}`` lines gives json.loads's value, or its exact error."""
+    from aisec.datasets import jsonl_reader
+
+    lines = ['{"a": 1}', '{"a": 1} ', ' {"a": 1}', '{"a": 1}{"b": 2}', '{"a": 1}, {"b": 2}', '{"a": }', '{}',
+             '{"a": NaN, "b": -Infinity, "c": 1e400, "d": 1.0, "e": true, "f": null}', '{"a": "\\ud800"}',
+             '{"a": "x\\u0000y", "a": 2}', '{"a": [1, {"b": "}"}]}', '{"a": 1', '{"a": "\t"}', '{' * 50 + '}' * 50,
+             '{"a": 1}\n{"b": 2}', "{'a': 1}", '{"a": 01}']
+    for line in lines:
+        try:
+            expected: object = json.loads(line)
+        except ValueError as exc:
+            expected = ("error", str(exc))
+        try:
+            got: object = jsonl_reader._decode(line)
+        except ValueError as exc:
+            got = ("error", str(exc))
+        assert repr(got) == repr(expected), line
