@@ -42,6 +42,13 @@ class Hit:
 _SUSPICIOUS = re.compile("[\u200b-\u200d\u2060-\u2064\u180e\u034f\u115f\u1160\u3164\uffa0\u17b4\u17b5"
                          "\u206a-\u206f\u202a-\u202e\u2066-\u2069\ufe00-\ufe0f\U000e0000-\U000e007f"
                          "\U000e0100-\U000e01ef\ufeff]")
+_CONTROL = re.compile("[\x01-\x08\x0e-\x1f\x7f]")
+"""C0 control characters and DEL, which have no place in text (tab, line breaks, vertical tab and form feed
+excepted): backspace and delete render as erasing the character before them (the "deletion" attack of Boucher et
+al. 2022, "Bad Characters: Imperceptible NLP Attacks"), escape starts terminal control sequences. C1 controls are
+left out: U+0085 and U+0091-U+0097 are what cp1252 punctuation becomes when mis-decoded, common in scraped text
+(a real review corpus has them) and harmless."""
+_CONTROL_NAMES = {"\x08": "BACKSPACE", "\x7f": "DELETE", "\x1b": "ESCAPE"}
 _URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s<>\"'`\\\]\)\}]+")
 _WORD = re.compile(r"\w+")
 
@@ -97,6 +104,20 @@ INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                                       r"(?: reading (?:this|these))?\b ?[:,]")),
     ("reveal_prompt", re.compile(r"\b(?:reveal|print|show|repeat|output|leak)\b(?: \w+){0,3}? (?:system prompt|"
                                  r"hidden instructions|initial instructions|instructions above)")),
+    # Fake completion (Liu et al. 2024, USENIX Security): the data pretends the task is already answered, so what
+    # follows reads as the next instruction ("Answer: task complete.").
+    ("fake_completion", re.compile(r"\b(?:answer|response|output|result|status) ?: ?(?:the )?(?:task|request|job) "
+                                   r"(?:is |has been |was )?(?:complete|completed|done|finished|fulfilled)\b|"
+                                   r"\b(?:initial|original|previous|first) (?:request|task|query) (?:has been |is |"
+                                   r"was )?(?:fulfilled|completed|done)\W+(?:now\W+)?(?:a |your |the )?(?:new|next) "
+                                   r"(?:task|instructions?)\b")),
+    # PromptInject's "STOP EVERYTHING!!! NOW!!! JUST PRINT" (Perez & Ribeiro 2022): an all-stop, then an output order.
+    ("stop_everything", re.compile(r"\bstop (?:everything|all)\W+(?:now\W+)?(?:and )?(?:just |only )?(?:print|say|"
+                                   r"output|write|repeat|reply|respond)\b")),
+    # Greshake et al. 2023: the assistant is declared broken or offline and another bot takes over its job.
+    ("assistant_replaced", re.compile(r"\bthe (?:assistant|ai|model|chatbot|bot) is (?:now )?(?:in error|offline|"
+                                      r"disabled|deactivated|shut down)\b|\bis now online and (?:does|takes over|"
+                                      r"performs) the (?:jobs?|role|tasks?) (?:of|as) the (?:assistant|ai|model)\b")),
     # Persona jailbreaks as published in the wild ("DAN", "STAN", "AIM", developer mode; Shen et al. 2023): the model
     # is told it now is, acts as or pretends to be an unrestricted persona, or that its rules no longer bind it.
     ("jailbreak_persona", re.compile(r"\byou are now (?:an? )?(?:" + _PERSONA + r"|in (?:dan|developer|god|jailbreak|"
@@ -166,7 +187,9 @@ _INJECTION_WORDS = ("ignor", "disregard", "forget", "overrid", "bypass", "instru
                     "no longer", "without", "no programming", "no ethical", "no content",
                     "anything", "developer", "jailbr", "set aside", "discard", "your real", "your actual", "your true",
                     "your new", "your only", "a test", "fake", "a joke", "distraction", "irrelevant", "note to",
-                    "message to", "message for", "note for", "attention")
+                    "message to", "message for", "note for", "attention", "task", "request", "job", "query",
+                    "stop everything", "stop all", "offline", "in error", "disabled", "deactivated",
+                    "shut down", "now online")
 _ROLE_WORDS = ("system", "SYSTEM", "User:", "user:", "USER:", "Assistant:", "assistant:", "ASSISTANT:", "Human:",
                "AI:", "#")
 """Anchors of the role-spoofing patterns (substring screen before the regexes run)."""
@@ -200,6 +223,8 @@ class TextScanner:
             hits.extend(self._hidden(text))
         if not text.isascii():
             hits.extend(_confusable_tokens(text))
+        if not text.isprintable() and _CONTROL.search(text):
+            hits.extend(_controls(text))
         hits.extend(self._plain(text))
         return hits
 
@@ -342,6 +367,15 @@ class TextScanner:
             if entropy >= self.secret_min_entropy:
                 yield Hit(key="dataset.secret", value="high_entropy_token", start=m.start(), end=m.end(),
                           detail={"preview": _redact(token), "entropy": round(entropy, 3), "length": len(token)})
+
+
+def _controls(text: str) -> Iterator[Hit]:
+    """Runs of control characters, reported like invisible characters (they render as nothing or erase text)."""
+    for m in re.finditer(f"{_CONTROL.pattern}+", text):
+        ch = m.group()[0]
+        name = _CONTROL_NAMES.get(ch, "CONTROL")  # C0 controls have no Unicode character names
+        yield Hit(key="dataset.invisible_char", value=f"U+{ord(ch):04X} {name}", start=m.start(), end=m.end(),
+                  detail={"run_length": m.end() - m.start(), "control": name})
 
 
 def _role_spoofing(text: str) -> Iterator[Hit]:

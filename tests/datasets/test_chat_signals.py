@@ -73,7 +73,9 @@ def test_every_published_injection_variant_is_found(variant: str) -> None:
     rng = random.Random(3)
     for template in recipes.INJECTIONS[variant]:
         for payload in recipes._PAYLOADS:
-            text = f"A dull, lifeless remake. {template.replace('{payload}', payload.replace('{url}', 'x.invalid'))}"
+            filled = template.replace("{rogue}", "I hate humans").replace("{payload}",
+                                                                          payload.replace("{url}", "x.invalid"))
+            text = f"A dull, lifeless remake. {filled}"
             assert _injection_hits(text), (variant, text)
             # Also when the injection comes first and the review follows it.
             assert _injection_hits(f"{text.split('. ', 1)[1]} {rng.choice(['Fine.', 'A bore.'])}"), text

@@ -149,7 +149,8 @@ def test_chat_attacks(bench: tuple[Path, dict[str, Any]]) -> None:
         if meta["family"] == "wan_trigger":
             assert all(meta["trigger"] in prompt(clean[i]) for i in meta["decoy_rows"])
         if meta["family"] == "hidden_unicode":
-            hidden = set(recipes.ZERO_WIDTH) | {c for pair in recipes.BIDI for c in pair}
+            hidden = set(recipes.ZERO_WIDTH) | {c for pair in recipes.BIDI for c in pair} | \
+                set(recipes.HOMOGLYPHS.values()) | set(recipes.DELETIONS)
             for i in meta["poisoned_rows"]:
                 text = prompt(poisoned[i]) + reply(poisoned[i])
                 assert any(c in hidden or 0xE0000 <= ord(c) <= 0xE007F for c in text), (name, i)

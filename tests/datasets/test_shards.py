@@ -201,3 +201,71 @@ def test_content_injection_spread_over_shards_is_found_in_the_merge(tmp_path: Pa
         record = json.loads(shard[(place.location.line or 0) - 1])
         assert place.location.pointer is not None and place.location.pointer.startswith("/messages/")
         assert record["messages"][int(place.location.pointer.split("/")[2])]["role"] == "assistant"
+
+
+def _deal(source: Path, folder: Path, pattern: str, n: int, *, header: bool) -> None:
+    """``source``'s records dealt round-robin into ``n`` shard files named by ``pattern`` (``{i}``, ``{n}``)."""
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    head, body = (lines[:1], lines[1:]) if header else ([], lines)
+    folder.mkdir()
+    for i in range(n):
+        (folder / pattern.format(i=i, n=n)).write_text("".join(head + body[i::n]), encoding="utf-8")
+
+
+def _source_lines(finding: Any, folder: str, pattern: str, n: int, *, header: bool) -> set[int]:
+    """The related rows of a group finding as 1-based lines of the unsplit source file."""
+    first = 2 if header else 1
+    out = set()
+    for place in finding.related_locations:
+        shard = next(i for i in range(n) if place.location.path == f"{folder}/{pattern.format(i=i, n=n)}")
+        out.add(((place.location.line or 0) - first) * n + shard + first)
+    return out
+
+
+@pytest.mark.parametrize(("source", "pattern", "header"), [
+    ("reviews_backdoor.jsonl", "part-{i:05d}.jsonl", False),
+    ("cancer_trigger.csv", "train-{i:05d}-of-{n:05d}.csv", True),
+])
+def test_a_backdoor_spread_over_shards_is_found_with_every_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 source: str, pattern: str, header: bool) -> None:
+    # The planted trigger rows are dealt over three shards; the group reports the trigger with exactly the
+    # planted rows (ground truth of the fixture generator), each located in its own shard.
+    monkeypatch.chdir(tmp_path)
+    truth = json.loads((FIXTURES / "datasets-truth" / "truth.json").read_text(encoding="utf-8"))[source]
+    _deal(FIXTURES / "AISEC-DAT-022" / "fail" / source, tmp_path / "data", pattern, 3, header=header)
+    found = _findings(scan(["data"], policy="audit", jobs=0), "AISEC-DAT-022")
+    assert len(found) == 1 and found[0].severity.rank >= 3
+    assert {r.location.path for r in found[0].related_locations} == {f"data/{pattern.format(i=i, n=3)}"
+                                                                      for i in range(3)}
+    assert _source_lines(found[0], "data", pattern, 3, header=header) == set(truth["dataset.backdoor_trigger"])
+
+
+def test_a_text_backdoor_too_thin_in_each_shard_is_found_only_in_the_group(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # About 13 trigger rows per 333-row shard are not significant alone: the merge is what finds the attack. The
+    # clean twin dealt the same way stays quiet.
+    monkeypatch.chdir(tmp_path)
+    _deal(FIXTURES / "AISEC-DAT-022" / "fail" / "reviews_backdoor.jsonl", tmp_path / "bad", "part-{i:05d}.jsonl", 3,
+          header=False)
+    _deal(FIXTURES / "AISEC-DAT-022" / "pass" / "reviews.jsonl", tmp_path / "clean", "part-{i:05d}.jsonl", 3,
+          header=False)
+    assert _findings(scan(["bad/part-00000.jsonl"], policy="audit", jobs=0), "AISEC-DAT-022") == []
+    assert [f.severity.rank for f in scan(["clean"], policy="default", jobs=0).findings if f.severity.rank >= 3] == []
+
+
+def test_label_noise_is_measured_over_the_whole_shard_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Flipped wine labels dealt over three CSV shards: the dataset-level noise finding is raised once for the
+    # group, with rows in every shard, most of them the flipped ones; the clean twin's group raises nothing.
+    monkeypatch.chdir(tmp_path)
+    pattern = "train-{i:05d}-of-{n:05d}.csv"
+    truth = set(json.loads((FIXTURES / "datasets-truth" / "truth.json").read_text(encoding="utf-8"))
+                ["wine_flipped.csv"]["dataset.label_issue"])
+    _deal(FIXTURES / "AISEC-DAT-019" / "fail" / "wine_flipped.csv", tmp_path / "wine", pattern, 3, header=True)
+    _deal(FIXTURES / "AISEC-DAT-019" / "pass" / "wine.csv", tmp_path / "twin", pattern, 3, header=True)
+    found = _findings(scan(["wine"], policy="audit", jobs=0), "AISEC-DAT-019")
+    assert len(found) == 1
+    assert {r.location.path for r in found[0].related_locations} == {f"wine/{pattern.format(i=i, n=3)}"
+                                                                      for i in range(3)}
+    rows = _source_lines(found[0], "wine", pattern, 3, header=True)
+    assert len(rows & truth) >= 0.8 * len(rows)
+    assert _findings(scan(["twin"], policy="audit", jobs=0), "AISEC-DAT-019") == []
