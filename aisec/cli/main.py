@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aisec import __version__
-from aisec.cli.output import EXIT_CODES_HELP, EXIT_ERROR, SubcommandParser, Verbs, error
+from aisec.cli.output import EXIT_CODES_HELP, EXIT_ERROR, Verbs, error
 from aisec.errors import AisecError
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 """Standard output was closed by its reader before everything was written."""
@@ -51,6 +52,9 @@ def __getattr__(name: str) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     given = list(sys.argv[1:] if argv is None else argv)
+    if given == ["--version"]:  # what argparse's version action does, without importing argparse
+        print(f"aisec {__version__}")
+        raise SystemExit(0)
     parser = build_parser(given[0] if given else None)
     args = parser.parse_args(given)
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -68,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         # A bug must still read as "the scan cannot be trusted" (2): Python's own exit code for an uncaught
         # exception is 1, which a CI gate would take for "findings".
+        import traceback
+
         traceback.print_exc()
         print("aisec: internal error (please report it with the traceback above); the scan is incomplete",
               file=sys.stderr)
@@ -87,6 +93,10 @@ def _reader_gone() -> int:
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     """The argument parser with every subcommand (or, given a known ``verb``, with that one's module only)."""
+    import argparse
+
+    from aisec.cli.parser import SubcommandParser
+
     parser = argparse.ArgumentParser(
         prog="aisec", description="Scan ML models, datasets and signatures for security problems, without "
         "executing anything.", epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)

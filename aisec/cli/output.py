@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TextIO, TypeAlias
+from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from aisec.errors import AisecError
+
+if TYPE_CHECKING:  # argparse and pathlib load with the parser, not for ``aisec --version``
+    import argparse
+    from pathlib import Path
+
+    from aisec.cli.parser import SubcommandParser
 
 EXIT_OK = 0
 """Nothing at or above the fail-on severity, and everything was scanned (verify: the signature is valid)."""
@@ -26,22 +29,6 @@ EXIT_CODES_HELP = """exit codes:
      or an artifact that could not be fully scanned (findings are still reported)
 """
 
-
-
-class SubcommandParser(argparse.ArgumentParser):
-    """A subcommand's parser: an unknown option is its own error, shown with its own usage.
-
-    Plain argparse hands a subcommand's leftovers up to the top parser, which prints ``usage: aisec [-h]
-    [--version] COMMAND ...`` - the one usage that does not help.
-    """
-
-    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
-                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
-        """Parse; any argument left over is an error of this parser."""
-        parsed, extras = super().parse_known_args(args, namespace)
-        if extras:
-            self.error(f"unrecognized arguments: {' '.join(extras)}")
-        return parsed, extras
 
 
 Verbs: TypeAlias = "argparse._SubParsersAction[SubcommandParser]"
