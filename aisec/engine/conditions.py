@@ -74,13 +74,29 @@ def _glob_test(patterns: tuple[str, ...]) -> Test:
     # Most list entries are plain names or ``module.*``: a set lookup and a prefix test, and only other
     # wildcards are compiled (compiling every entry of the allowlists into one regex for each rule that uses
     # them was a large share of every run's start-up). The same list is bound to many rules, hence the cache.
+    # The other wildcards are compiled on the first value the set and prefixes do not decide: a scan whose
+    # facts never get that far (a pickle without globals) does not pay for compiling them.
     exact = frozenset(p for p in patterns if not _WILDCARD.search(p))
     prefix_form = [p for p in patterns if p.endswith("*") and not _WILDCARD.search(p[:-1])]
     prefixes = tuple(p[:-1] for p in prefix_form)
-    wild = [p for p in patterns if _WILDCARD.search(p) and p not in prefix_form]
-    compiled = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in wild)) if wild else None
+    wild = tuple(p for p in patterns if _WILDCARD.search(p) and p not in prefix_form)
     return lambda actual: isinstance(actual, str) and (
-        actual in exact or actual.startswith(prefixes) or (compiled is not None and compiled.match(actual) is not None))
+        actual in exact or actual.startswith(prefixes) or (bool(wild) and _wildcards(wild).match(actual) is not None))
+
+
+@functools.lru_cache(maxsize=256)
+def _wildcards(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
+def glob_matches(text: str, pattern: str) -> bool:
+    """``fnmatch.fnmatchcase``, without compiling a regular expression for a plain name or a ``prefix*``
+    pattern (most list entries; compiling each entry of a 200-entry list took more than the rest of a scan)."""
+    if not _WILDCARD.search(pattern):
+        return text == pattern
+    if pattern.endswith("*") and not _WILDCARD.search(pattern, 0, len(pattern) - 1):
+        return text.startswith(pattern[:-1])
+    return fnmatch.fnmatchcase(text, pattern)
 
 
 def _build_matches(expected: Any) -> Test:
@@ -351,6 +367,24 @@ def bind(condition: Condition, resolve: Callable[[ValueRef], Any],
         return BoundNot(child=bind(condition.child, resolve, params))
     return BoundGroup(mode=condition.mode, children=tuple(bind(c, resolve, params)
                                                          for c in condition.children))
+
+
+def needed_keys(condition: BoundCondition) -> frozenset[str] | None:
+    """Fact keys of which at least one must be present for ``condition`` to hold (``None``: it may hold with no
+    fact at all, e.g. under ``not``). Lets an artifact skip the rules none of its facts can trigger."""
+    if isinstance(condition, BoundFact):
+        return frozenset({condition.key})
+    if isinstance(condition, BoundParam):
+        return None if condition.held else frozenset()  # a parameter predicate that fails never holds
+    if isinstance(condition, BoundNot):
+        return None
+    children = [needed_keys(child) for child in condition.children]
+    if condition.mode == "all":  # every child must hold: any one child's keys are needed
+        known = [keys for keys in children if keys is not None]
+        return min(known, key=len) if known else None
+    if any(keys is None for keys in children):
+        return None
+    return frozenset().union(*(keys for keys in children if keys is not None))
 
 
 def evaluate(condition: BoundCondition, facts: Mapping[str, Sequence[Fact]]) -> tuple[bool, list[Fact]]:

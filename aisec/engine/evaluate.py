@@ -21,6 +21,8 @@ from aisec.engine.conditions import (
     ValueRef,
     bind,
     evaluate,
+    glob_matches,
+    needed_keys,
 )
 from aisec.engine.policy import Policy, SuppressionRule
 from aisec.engine.rules import Rule
@@ -42,6 +44,8 @@ class BoundRule:
     entries: tuple[tuple[str, str], ...] = ()
     """The (value, reason) entries of the policy list the rule's fact is matched against, when it is one."""
     entries_op: str = ""
+    needs: frozenset[str] | None = None
+    """Fact keys of which one must be present for the condition to hold (``None``: not known to need any)."""
 
 
 def select_rules(rules: Sequence[Rule], policy: Policy) -> tuple[BoundRule, ...]:
@@ -71,8 +75,9 @@ def select_rules(rules: Sequence[Rule], policy: Policy) -> tuple[BoundRule, ...]
         severity = policy.severity_overrides.get(rule.id, rule.descriptor.severity)
         descriptor = replace(rule.descriptor, severity=severity)
         entries, entries_op = _list_entries(rule, policy)
-        bound.append(BoundRule(rule=rule, descriptor=descriptor, condition=_bind(rule, policy), entries=entries,
-                               entries_op=entries_op))
+        condition = _bind(rule, policy)
+        bound.append(BoundRule(rule=rule, descriptor=descriptor, condition=condition, entries=entries,
+                               entries_op=entries_op, needs=needed_keys(condition)))
     return tuple(bound)
 
 
@@ -107,10 +112,11 @@ def _list_entries(rule: Rule, policy: Policy) -> tuple[tuple[tuple[str, str], ..
 def _matched_entry(bound: BoundRule, value: Scalar) -> tuple[str, str] | None:
     text = str(value)
     for entry, reason in bound.entries:
-        if (bound.entries_op == "glob" and fnmatch.fnmatchcase(text, entry)) or \
+        if (bound.entries_op == "glob" and glob_matches(text, entry)) or \
                 (bound.entries_op == "in" and text == entry):
             return entry, reason
     return None
+
 
 
 def _enabled(rule: Rule, policy: Policy) -> bool:
@@ -150,6 +156,8 @@ def findings_for(artifact: Artifact, facts: Iterable[Fact], rules: Sequence[Boun
         applies = bound.rule.applies_to
         if applies is not None and artifact.kind not in applies:
             continue
+        if bound.needs is not None and bound.needs.isdisjoint(by_key):
+            continue  # none of the facts it needs: it cannot hold (the same verdict, without evaluating it)
         held, witnesses = evaluate(bound.condition, by_key)
         if held:
             findings.extend(_findings(artifact, bound, witnesses))
