@@ -58,7 +58,9 @@ def test_no_import_cycle_inside_the_package() -> None:
 
     for name in sorted(graph):
         visit(name, ())
-    assert graph["aisec.cli.output"] == set(), "the shared output helpers must not depend on any verb"
+    # The shared helpers depend on no verb; only on the parser class (for its type), which depends on nothing.
+    assert graph["aisec.cli.output"] <= {"aisec.cli.parser"}, "the shared output helpers must not depend on any verb"
+    assert graph["aisec.cli.parser"] == set()
 
 
 def test_every_verb_comes_from_its_own_module() -> None:
