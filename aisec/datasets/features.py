@@ -21,9 +21,12 @@ short texts rarely collide; the dual liblinear solver's cost grows with non-zero
 CHAR_PREFIX = 1000
 """Characters of a text that feed the character n-grams (long documents are carried by their words; without
 this bound character n-grams of 5,000-character rows would dominate the cost)."""
-TEXT_C = 4.0
-"""Inverse regularisation of the text model: at 4 the out-of-fold accuracy on real Rotten Tomatoes snippets is
-0.76 (5k rows) against 0.69 for the former unweighted word model at 1."""
+TEXT_C = 1.0
+"""Inverse regularisation of the label model on text. Chosen for ranking label flips, not for accuracy: on
+poisonbench's real reviews and convention sentences (2,000 rows, uniform and class-targeted flips at 3 and 10 %,
+tuning seeds 0-2) C = 1 beat cleanlab's Datalab in precision at equal or better recall in 14 of 18 files, C = 4
+(slightly more accurate, 0.76 out of fold on 5k reviews) in 11, C = 2 in 10, C = 0.5 in 12. The trigger rules do
+not use this model (they fit their own naive Bayes)."""
 _TOKENS = re.compile(r"\w+")
 
 

@@ -36,6 +36,8 @@ from aisec.model import Finding, Location, Report, Severity
 from aisec.scan import scan
 
 MEDIUM = Severity.MEDIUM.rank
+LABEL_RULE = "AISEC-DAT-018"
+"""The per-row label-error rule: label-flip cells compare its rows with Datalab's (any issue type)."""
 _ROWS_ITEM = re.compile(r"(row )?(\d+)")
 
 
@@ -124,17 +126,20 @@ def score_report(report: Report, starts: Sequence[int], fmt: str, seconds: float
     medium: set[int] = set()
     anything: set[int] = set()
     rules: set[str] = set()
+    label_rows: set[int] = set()
     count = 0
     for finding in report.findings:
         rows = rows_of_finding(finding, starts, fmt)
         anything |= rows
+        if finding.rule_id == LABEL_RULE:
+            label_rows |= rows
         if finding.severity.rank >= MEDIUM:
             medium |= rows
             rules.add(finding.rule_id)
             count += 1
     return Score(found_medium=frozenset(medium), found_any=frozenset(anything), medium_findings=count,
                  rules_medium=tuple(sorted(rules)), cpu_seconds=seconds,
-                 extra={"errors": len(report.errors)})
+                 extra={"errors": len(report.errors), "label_rows": frozenset(label_rows)})
 
 
 def run_aisec(path: Path, fmt: str) -> Score:
@@ -347,6 +352,27 @@ def summary(cells: Sequence[Cell], datalab: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def label_flip_wins(cells: Sequence[Cell]) -> str:
+    """Label-flip files: aisec's label rule against Datalab (any issue type). A file is won when aisec's recall is
+    at least Datalab's and its precision is higher (issue 10: recall >= Datalab's at better precision)."""
+    lines = ["| file | aisec P/R label rule | Datalab P/R any issue | won |", "|---|---|---|---|"]
+    won = total = 0
+    for c in cells:
+        if not c.meta["family"].startswith("label_flip") or c.datalab is None:
+            continue
+        truth = set(c.meta["poisoned_rows"])
+        mine = precision_recall(c.aisec.extra["label_rows"], truth)
+        theirs = precision_recall(c.datalab.found_any, truth)
+        ok = (mine[0] or 0.0) > (theirs[0] or 0.0) and (mine[1] or 0.0) >= (theirs[1] or 0.0)
+        won += ok
+        total += 1
+        lines.append(f"| {c.name} | {_pr(c.aisec.extra['label_rows'], truth)} | {_pr(c.datalab.found_any, truth)} "
+                     f"| {'yes' if ok else 'no'} |")
+    if not total:
+        return ""
+    return "\n".join(lines) + f"\nlabel-flip files won: {won} of {total}\n"
+
+
 def as_json(cells: Sequence[Cell]) -> list[dict[str, Any]]:
     """Machine-readable results (for tests and trend tracking)."""
     out = []
@@ -355,6 +381,7 @@ def as_json(cells: Sequence[Cell]) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"file": c.name, **{k: c.meta[k] for k in ("dataset", "family", "rate", "format")},
                                  "aisec_medium": precision_recall(c.aisec.found_medium, truth),
                                  "aisec_any": precision_recall(c.aisec.found_any, truth),
+                                 "aisec_label_rule": precision_recall(c.aisec.extra["label_rows"], truth),
                                  "twin_medium_findings": c.twin.medium_findings,
                                  "aisec_cpu_seconds": round(c.aisec.cpu_seconds + c.twin.cpu_seconds, 2)}
         if c.datalab is not None and c.datalab_twin is not None:
@@ -380,6 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cells = evaluate(args.root, datalab=args.datalab, families=args.families, datasets=args.datasets,
                      formats=args.formats, rates=args.rates, partial=args.json)
     print(summary(cells, args.datalab))
+    print(label_flip_wins(cells))
     print(markdown(cells, args.datalab))
     if args.json:
         args.json.write_text(json.dumps(as_json(cells), indent=1) + "\n", encoding="utf-8")
