@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from aisec.cli import EXIT_ERROR, EXIT_FINDINGS
@@ -20,6 +19,9 @@ SCHEMA = REPO / "tests" / "data" / "gitlab-sast-report-15.subset.schema.json"
 
 @pytest.fixture(scope="module")
 def validator() -> Any:
+    import jsonschema  # here, not at module level: its import compiles 38 grammars (~2.6 CPU-s) in every
+    # process that collects this module, including the pytest-xdist worker that never runs it
+
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
 
