@@ -243,6 +243,20 @@ def _tree_models() -> list[bytes]:
     return out
 
 
+def _skops_files() -> list[bytes]:
+    """The skops fixtures and real files, each also as its bare schema.json re-zipped alone (so mutations reach
+    the schema instead of the .npy members)."""
+    out: list[bytes] = []
+    paths = sorted(FIXTURES.glob("AISEC-MDL-10[4-6]/*/*.skops")) + sorted((REPO / "fixtures" / "real_models").glob(
+        "*.skops"))
+    for path in paths:
+        data = path.read_bytes()
+        out.append(data)
+        with contextlib.suppress(zipfile.BadZipFile, OSError, KeyError), zipfile.ZipFile(io.BytesIO(data)) as archive:
+            out.append(_zip({"schema.json": archive.read("schema.json")}, zipfile.ZIP_STORED))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- seeds
 
 
@@ -390,6 +404,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target(name="executable", run=lambda d: run_analyzer("executable", d),
            seeds=lambda: [p.read_bytes() for p in sorted(FIXTURES.glob("AISEC-MDL-09[56]/*/*"))],
            description="ELF/PE/Mach-O/APE headers, image end, appended GGUF and llamafile zip members"),
+    Target(name="skops", run=lambda d: run_analyzer("skops", d), seeds=_skops_files,
+           description="skops schema.json walker against skops' per-loader default trusted types"),
     Target(name="sarif", run=run_sarif, seeds=_sarif, description="baseline SARIF reader"),
     Target(name="bundle", run=run_bundle, seeds=_bundles, description="OMS signature bundle parser"),
     Target(name="sniffed", run=run_sniffed, seeds=lambda: fixture_seeds({k.value for k in ArtifactKind}, limit=40),

@@ -61,6 +61,7 @@ REGISTRY: tuple[Registration, ...] = (
     Registration(module="aisec.analyzers.tree_model", name="TreeModelAnalyzer",
                  kinds=frozenset({K.JSON, K.TEXT, K.BINARY})),
     Registration(module="aisec.analyzers.executable", name="ExecutableAnalyzer", kinds=frozenset({K.BINARY})),
+    Registration(module="aisec.analyzers.skops", name="SkopsAnalyzer", kinds=frozenset({K.ZIP})),
 )
 """Every analyzer aisec runs, in the order it runs them. Register new analyzers here and nowhere else."""
 

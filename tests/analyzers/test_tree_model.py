@@ -101,7 +101,9 @@ def test_xgboost_binary_header_is_parsed_and_reported_as_partial() -> None:
     assert [e.reason for e in errors] == ["unsupported"]
 
 
-def test_scanning_the_real_models_folder_finds_nothing(in_repo: Path) -> None:
-    report = scan([REAL.relative_to(in_repo)], policy="audit", jobs=0)
+def test_scanning_the_real_tree_models_finds_nothing(in_repo: Path) -> None:
+    models = sorted(REAL.glob("*_clf.*"))
+    assert len(models) == 4
+    report = scan([m.relative_to(in_repo) for m in models], policy="audit", jobs=0)
     assert [f.rule_id for f in report.findings] == []
     assert report.errors == ()
