@@ -27,6 +27,7 @@ SLOW_MODULES: frozenset[str] = frozenset({
     "tests/datasets/test_poisonbench.py", "tests/datasets/test_label_errors_real.py",
     "tests/datasets/test_caps_count_everything.py", "tests/datasets/test_shards.py",
     "tests/datasets/test_manifest_and_limits.py", "tests/datasets/test_fast_paths.py",
+    "tests/datasets/test_trigger_recall.py",  # poisoned corpora generated and scanned: ~8 CPU-s
     "tests/datasets/test_persona_injection.py", "tests/datasets/test_chat_pairs.py",
     # Whole-corpus scans, subprocess runs of the CLI, memory/time budgets, property-based fuzzing, a real browser.
     "tests/report/test_sarif.py", "tests/report/test_related_locations.py", "tests/test_executor.py",
