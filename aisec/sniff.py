@@ -43,6 +43,7 @@ EXTENSION_KINDS: dict[str, str] = {
     ".parquet": "parquet", ".txt": "text", ".md": "text", ".py": "python", ".jinja": "jinja",
     ".sig": "signature", ".yaml": "text", ".yml": "text", ".nemo": "nemo",
     ".mar": "zip", ".ubj": "xgboost_ubj", ".cbm": "catboost", ".skops": "skops",
+    ".rds": "r_data", ".rda": "r_data", ".rdata": "r_data",
 }
 """What a file name's extension claims; only used to report mismatches."""
 
@@ -81,6 +82,8 @@ _COMPATIBLE: dict[str, frozenset[ArtifactKind]] = {
     "xgboost_ubj": frozenset({ArtifactKind.BINARY}),
     "catboost": frozenset({ArtifactKind.BINARY}),
     "skops": frozenset({ArtifactKind.ZIP}),
+    # saveRDS/save gzip by default (bzip2 and xz on request); an uncompressed stream is binary or ASCII text.
+    "r_data": _COMPRESSED | {ArtifactKind.BINARY, ArtifactKind.TEXT},
 }
 
 

@@ -406,6 +406,10 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            description="ELF/PE/Mach-O/APE headers, image end, appended GGUF and llamafile zip members"),
     Target(name="skops", run=lambda d: run_analyzer("skops", d), seeds=_skops_files,
            description="skops schema.json walker against skops' per-loader default trusted types"),
+    Target(name="r_serialize", run=lambda d: run_analyzer("r_serialize", d),
+           seeds=lambda: [gzip.decompress(p.read_bytes()) for p in sorted(FIXTURES.glob("AISEC-MDL-1[01][0-9]/*/*"))
+                          if p.suffix in (".rds", ".RData")],
+           description="R serialization (XDR/binary) walker: promises, closures, active bindings, calls"),
     Target(name="sarif", run=run_sarif, seeds=_sarif, description="baseline SARIF reader"),
     Target(name="bundle", run=run_bundle, seeds=_bundles, description="OMS signature bundle parser"),
     Target(name="sniffed", run=run_sniffed, seeds=lambda: fixture_seeds({k.value for k in ArtifactKind}, limit=40),

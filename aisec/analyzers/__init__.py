@@ -62,6 +62,8 @@ REGISTRY: tuple[Registration, ...] = (
                  kinds=frozenset({K.JSON, K.TEXT, K.BINARY})),
     Registration(module="aisec.analyzers.executable", name="ExecutableAnalyzer", kinds=frozenset({K.BINARY})),
     Registration(module="aisec.analyzers.skops", name="SkopsAnalyzer", kinds=frozenset({K.ZIP})),
+    Registration(module="aisec.analyzers.r_serialize", name="RSerializeAnalyzer",
+                 kinds=frozenset({K.BINARY, K.TEXT})),
 )
 """Every analyzer aisec runs, in the order it runs them. Register new analyzers here and nowhere else."""
 
