@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from aisec.analyzers.base import AnalysisContext
 from aisec.errors import AisecError
 from aisec.model import ArtifactKind, Fact, Location
-from aisec.signing.bundle import MAX_BUNDLE_BYTES, BundleError, Method, parse_bundle
 from aisec.signing.settings import SignatureSettings, load_signature_settings
 from aisec.source import Source
 
@@ -111,6 +110,8 @@ def _covering_parent(folder: Path, names: tuple[str, ...]) -> Path | None:
 
 def _trust_for(signature: Path, settings: SignatureSettings) -> TrustConfig | None:
     """Trust material for the bundle's method, or None (manifest-only comparison) when none is configured."""
+    # Only a folder that holds a signature reads one: a scan of unsigned folders loads no bundle parser.
+    from aisec.signing.bundle import MAX_BUNDLE_BYTES, BundleError, Method, parse_bundle
     from aisec.signing.dsse import key_hint
     from aisec.signing.trust import (
         CertificateTrust,
