@@ -9,7 +9,7 @@ from typing import Any
 
 from aisec.datasets.json_positions import escape_pointer_token, json_locator
 from aisec.datasets.lines import HashingReader, Screen, screened_lines
-from aisec.datasets.records import Cell, LazyCells, ReadIssue, Row
+from aisec.datasets.records import Cell, LazyCells, ReadIssue, Row, new_row
 
 
 def string_leaves(value: Any, pointer: str, out: list[tuple[str, str]], budget: list[int]) -> None:
@@ -108,8 +108,8 @@ def read_jsonl(reader: HashingReader, *, max_line_bytes: int, max_rows: int, max
             issues.append(ReadIssue(kind="oversized_record", line=number, index=index,
                                     message=f"record has more than {max_values} values; the rest was not scanned"))
         # A flat record is its own top-level view (nothing to flatten; rows' values are never changed).
-        yield Row(index=index, line=number, values=record if flat else flatten_top(record),
-                  cells=_cells(record, text, number, max_values), scan=candidate)
+        yield new_row(index, number, record if flat else flatten_top(record),
+                      _cells(record, text, number, max_values), candidate)
         index += 1
 
 

@@ -122,3 +122,20 @@ def test_object_lines_decode_as_json_loads_does() -> None:
         except ValueError as exc:
             got = ("error", str(exc))
         assert repr(got) == repr(expected), line
+
+
+def test_rows_built_by_new_row_equal_dataclass_rows_and_stay_frozen() -> None:
+    import dataclasses
+
+    import pytest
+
+    from aisec.datasets.records import new_row
+
+    cells = LazyCells(lambda: [])
+    fast = new_row(3, 7, {"a": 1}, cells, False)
+    slow = Row(index=3, line=7, values={"a": 1}, cells=cells, scan=False)
+    assert fast == slow and repr(fast) == repr(slow) and type(fast) is Row
+    # Every field is set (a field added to Row later must be added to new_row too).
+    assert set(vars(fast)) == {f.name for f in dataclasses.fields(Row)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.index = 4  # type: ignore[misc]
