@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Iterator
 
 from aisec.datasets.lines import HashingReader, Screen, screened_lines
-from aisec.datasets.records import Cell, LazyCells, ReadIssue, Row, Span, line_span
+from aisec.datasets.records import Cell, LazyCells, ReadIssue, Row, Span, line_span, new_row
 
 _DELIMITERS = ",\t;|"
 
@@ -92,50 +92,55 @@ def read_csv(reader: HashingReader, *, max_line_bytes: int, max_rows: int,
     if not head:
         return
     delimiter, quote = _dialect([t for _, t, _c in head])
-    pending: list[tuple[int, str]] = []
+    pending: list[list[tuple[int, str]]] = [[]]
+    """The lines fed since the last record: the parser pulls no line ahead, so they are exactly its lines (the
+    list is handed over and replaced, not copied)."""
     flagged = [False]
 
     def feed() -> Iterator[str]:
         for number, text, candidate in itertools.chain(head, lines):
-            pending.append((number, text))
+            pending[0].append((number, text))
             if candidate:
                 flagged[0] = True
             yield text + "\n"
 
     source = feed()
     header: list[str] | None = None
+    columns = 0
     index = 0
     while True:
         parser = csv.reader(source, delimiter=delimiter, quotechar=quote, doublequote=True, strict=False)
         try:
             for record in parser:
-                consumed, pending[:] = list(pending), []
+                consumed = pending[0]
+                pending[0] = []
                 candidate, flagged[0] = flagged[0] or len(consumed) > 1, False
                 if not record or (len(record) == 1 and record[0] == "" and len(consumed) == 1):
                     continue
                 first_line = consumed[0][0]
                 if header is None:
                     header = _names(record)
+                    columns = len(header)
                     continue
                 if index >= max_rows:
                     issues.append(ReadIssue(kind="row_limit", line=first_line,
                                             message=f"more than max_dataset_rows={max_rows} rows; the rest "
                                                     "was not read"))
                     return
-                if len(record) != len(header):
+                width = len(record)
+                names = header
+                if width != columns:
                     issues.append(ReadIssue(kind="ragged", line=first_line, index=index,
-                                            message=f"record has {len(record)} fields, the header has "
-                                                    f"{len(header)}"))
-                names = header if len(record) <= len(header) else \
-                    header + [f"_extra_{k + 1}" for k in range(len(record) - len(header))]
+                                            message=f"record has {width} fields, the header has {columns}"))
+                    if width > columns:
+                        names = header + [f"_extra_{k + 1}" for k in range(width - columns)]
                 values: dict[str, object] = dict(zip(names, record, strict=False))
-                yield Row(index=index, line=first_line, values=values,
-                          cells=_cells(record, names, consumed, delimiter, quote), scan=candidate)
+                yield new_row(index, first_line, values, _cells(record, names, consumed, delimiter, quote), candidate)
                 index += 1
             return
         except csv.Error as exc:
-            bad_line = pending[0][0] if pending else None
-            pending.clear()
+            bad_line = pending[0][0][0] if pending[0] else None
+            pending[0] = []
             flagged[0] = False
             issues.append(ReadIssue(kind="unparseable", line=bad_line, index=index,
                                     message=f"CSV record does not parse: {exc}"))
