@@ -44,6 +44,7 @@ EXTENSION_KINDS: dict[str, str] = {
     ".sig": "signature", ".yaml": "text", ".yml": "text", ".nemo": "nemo",
     ".mar": "zip", ".ubj": "xgboost_ubj", ".cbm": "catboost", ".skops": "skops",
     ".rds": "r_data", ".rda": "r_data", ".rdata": "r_data",
+    ".pmml": "text",
 }
 """What a file name's extension claims; only used to report mismatches."""
 

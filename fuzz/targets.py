@@ -410,6 +410,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            seeds=lambda: [gzip.decompress(p.read_bytes()) for p in sorted(FIXTURES.glob("AISEC-MDL-1[01][0-9]/*/*"))
                           if p.suffix in (".rds", ".RData")],
            description="R serialization (XDR/binary) walker: promises, closures, active bindings, calls"),
+    Target(name="xml_model", run=lambda d: run_analyzer("xml_model", d),
+           seeds=lambda: [p.read_bytes() for p in sorted(FIXTURES.glob("AISEC-MDL-11[1-4]/*/*"))],
+           description="PMML and OpenVINO IR through hardened expat (DTDs, extensions, custom layers)"),
     Target(name="sarif", run=run_sarif, seeds=_sarif, description="baseline SARIF reader"),
     Target(name="bundle", run=run_bundle, seeds=_bundles, description="OMS signature bundle parser"),
     Target(name="sniffed", run=run_sniffed, seeds=lambda: fixture_seeds({k.value for k in ArtifactKind}, limit=40),

@@ -64,6 +64,7 @@ REGISTRY: tuple[Registration, ...] = (
     Registration(module="aisec.analyzers.skops", name="SkopsAnalyzer", kinds=frozenset({K.ZIP})),
     Registration(module="aisec.analyzers.r_serialize", name="RSerializeAnalyzer",
                  kinds=frozenset({K.BINARY, K.TEXT})),
+    Registration(module="aisec.analyzers.xml_model", name="XmlModelAnalyzer", kinds=frozenset({K.TEXT})),
 )
 """Every analyzer aisec runs, in the order it runs them. Register new analyzers here and nowhere else."""
 
