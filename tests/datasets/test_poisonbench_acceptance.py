@@ -26,6 +26,11 @@ PASSING = [
     ("breast_cancer", "tabular_trigger_dirty", "csv"),
     ("reviews", "prompt_injection", "csv"),
     ("chat", "prompt_injection", "jsonl"),
+    # The same chat attacks written as alpaca instruction/input/output records (flat pairs, not turn lists).
+    ("chat", "hidden_unicode", "alpaca.jsonl"),
+    ("chat", "wan_trigger", "alpaca.jsonl"),
+    ("chat", "autopoison", "alpaca.jsonl"),
+    ("chat", "prompt_injection", "alpaca.jsonl"),
 ]
 
 
