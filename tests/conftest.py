@@ -8,6 +8,8 @@ import importlib.util
 import io
 import json
 import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -161,16 +163,51 @@ def sarif_validator() -> Any:
     return cls(schema, format_checker=jsonschema.FormatChecker())
 
 
+CANARY = Path("/tmp/aisec-canary")
+"""Where the fixtures' inert payloads would write a marker file if anything ever executed one."""
+
+
+@contextlib.contextmanager
+def canary_lock() -> Iterator[None]:
+    """Concurrent test runs on one machine share :data:`CANARY`: take turns, so one run's live canary is never
+    read as another run's scan executing a fixture."""
+    import fcntl
+
+    with open("/tmp/aisec-canary.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def corpus_reports() -> dict[int, Any]:
+def corpus_scans() -> tuple[dict[int, Any], list[str]]:
     """Every generated fixture scanned under the default policy from the repository root, in-process (jobs 0),
-    by one worker (1) and by two (2): whole-corpus scans (about 15 CPU-s each) shared by the tests that assert
-    different things about them (the same report whatever the jobs; deterministic SARIF)."""
+    by one worker (1) and by two (2), and what the canary folder, cleared before the scans, holds afterwards.
+    Analyzers run whatever the policy, so these scans reach every parser the audit policy would, in this
+    process and in worker processes. Tests take :func:`corpus_reports` and :func:`corpus_canary`."""
     from aisec.scan import scan
 
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, canary_lock():
         patch.chdir(REPO)  # report paths are relative to the working directory
-        return {jobs: scan(["fixtures/generated"], jobs=jobs) for jobs in (0, 1, 2)}
+        shutil.rmtree(CANARY, ignore_errors=True)
+        reports = {jobs: scan(["fixtures/generated"], jobs=jobs) for jobs in (0, 1, 2)}
+        return reports, sorted(p.name for p in CANARY.iterdir()) if CANARY.exists() else []
+
+
+@pytest.fixture(scope="session")
+def corpus_reports(corpus_scans: tuple[dict[int, Any], list[str]]) -> dict[int, Any]:
+    """The three whole-corpus reports (about 15 CPU-s of scanning each) by jobs, shared by the tests that assert
+    different things about them: the same report whatever the jobs; deterministic SARIF; no fixture executed."""
+    return corpus_scans[0]
+
+
+@pytest.fixture(scope="session")
+def corpus_canary(corpus_scans: tuple[dict[int, Any], list[str]]) -> list[str]:
+    """Marker files the fixtures' payloads wrote during the :func:`corpus_reports` scans (none, unless a scan path
+    executed one)."""
+    return corpus_scans[1]
 
 
 @pytest.fixture

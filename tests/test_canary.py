@@ -2,42 +2,33 @@
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from aisec.scan import scan
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import CANARY, FIXTURES, REPO, canary_lock
 
-CANARY = Path("/tmp/aisec-canary")
 LIVE_FIXTURE = FIXTURES / "AISEC-MDL-001" / "fail" / "os_system_p2.pkl"
-LOCK = Path("/tmp/aisec-canary.lock")
 
 
 @pytest.fixture(autouse=True)
 def _canary_lock() -> Iterator[None]:
-    """Concurrent test runs on one machine share /tmp/aisec-canary: take turns, so one run's live canary is
-    never read as another run's scan executing a fixture."""
-    with open(LOCK, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with canary_lock():
+        yield
 
 
-def test_scanning_every_fixture_runs_none_of_them() -> None:
-    """Clear the canary folder, scan all of fixtures/generated, and find no marker file."""
-    shutil.rmtree(CANARY, ignore_errors=True)
-    report = scan([FIXTURES], policy="audit")
-    assert len(report.artifacts) > 100
-    assert any(f.rule_id == "AISEC-MDL-001" for f in report.findings)
-    assert not CANARY.exists(), f"a scan executed a fixture: {sorted(p.name for p in CANARY.iterdir())}"
+def test_scanning_every_fixture_runs_none_of_them(corpus_reports: dict[int, Any], corpus_canary: list[str]) -> None:
+    """The canary folder was cleared, all of fixtures/generated scanned in-process and by one and two worker
+    processes (the session's ``corpus_reports``), and no marker file appeared."""
+    for jobs in (0, 1, 2):
+        report = corpus_reports[jobs]
+        assert len(report.artifacts) > 100
+        assert any(f.rule_id == "AISEC-MDL-001" for f in report.findings)
+    assert corpus_canary == [], f"a scan executed a fixture: {corpus_canary}"
 
 
 def test_the_canary_is_live() -> None:
