@@ -223,10 +223,10 @@ def precision_recall(found: frozenset[int], truth: set[int]) -> tuple[float | No
     return (hits / len(found) if found else None), (hits / len(truth) if truth else None)
 
 
-def _pr(found: frozenset[int], truth: set[int]) -> str:
+def _pr(found: frozenset[int], truth: set[int], digits: int = 2) -> str:
     precision, recall = precision_recall(found, truth)
-    p = "-" if precision is None else f"{precision:.2f}"
-    r = "-" if recall is None else f"{recall:.2f}"
+    p = "-" if precision is None else f"{precision:.{digits}f}"
+    r = "-" if recall is None else f"{recall:.{digits}f}"
     return f"{p}/{r}"
 
 
@@ -366,8 +366,9 @@ def label_flip_wins(cells: Sequence[Cell]) -> str:
         ok = (mine[0] or 0.0) > (theirs[0] or 0.0) and (mine[1] or 0.0) >= (theirs[1] or 0.0)
         won += ok
         total += 1
-        lines.append(f"| {c.name} | {_pr(c.aisec.extra['label_rows'], truth)} | {_pr(c.datalab.found_any, truth)} "
-                     f"| {'yes' if ok else 'no'} |")
+        # Three decimals: uniform-flip files are often decided by a row or two.
+        mine_text, theirs_text = _pr(c.aisec.extra["label_rows"], truth, 3), _pr(c.datalab.found_any, truth, 3)
+        lines.append(f"| {c.name} | {mine_text} | {theirs_text} | {'yes' if ok else 'no'} |")
     if not total:
         return ""
     return "\n".join(lines) + f"\nlabel-flip files won: {won} of {total}\n"
