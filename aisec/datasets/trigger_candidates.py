@@ -47,6 +47,9 @@ class Group:
     """Chosen by co-occurrence with a confirmed trigger, not by its own enrichment."""
     token_set: bool = False
     """Separate words that mark the same rows (a set of trigger tokens), not the n-grams of one phrase."""
+    structural: bool = False
+    """Chosen by its shape (a long repeated span, or rare words sharing rows far beyond chance), whatever its
+    labels: a trigger with decoys on a small file is too weakly enriched to be chosen by its label."""
 
     @property
     def kind(self) -> str:
@@ -175,6 +178,61 @@ def _group_rows(members: Sequence[Feature]) -> npt.NDArray[np.int64]:
             counts[r] = counts.get(r, 0) + 1
     need = len(members) / 2
     return np.asarray(sorted(r for r, c in counts.items() if c > need), dtype=np.int64)
+
+
+SPAN_MIN_TOKENS = 4
+"""An n-gram this long repeated in ``min_support`` rows is a structural candidate (natural text rarely repeats one
+verbatim; a trigger sentence does in every poisoned row)."""
+SET_MAX_FRACTION = 0.05
+"""Words in at most this share of the rows take part in word sets."""
+SET_MIN_LIFT = 10.0
+"""Two words form a set when they share rows this many times more often than independence predicts …"""
+SET_MIN_SHARE = 0.2
+"""… in at least this share of the rarer word's rows, and not as one phrase."""
+
+
+def structural(features: Sequence[Feature], n: int, *, min_support: int) -> list[list[Feature]]:
+    """Label-blind candidates: each long repeated n-gram on its own, and sets of words that share rows far beyond
+    chance without being one phrase (BadNets inserts one to three tokens of a trigger set at random positions)."""
+    from scipy import sparse  # type: ignore[import-untyped]
+
+    out: list[list[Feature]] = [[f] for f in features if len(f.tokens) >= SPAN_MIN_TOKENS]
+    words = sorted((f for f in features if len(f.tokens) == 1 and len(f.rows) <= SET_MAX_FRACTION * n),
+                   key=lambda f: f.name)
+    if len(words) < 2:
+        return out
+    indptr = np.cumsum([0] + [len(f.rows) for f in words])
+    b = sparse.csc_matrix((np.ones(int(indptr[-1])), np.concatenate([f.rows for f in words]), indptr),
+                          shape=(n, len(words)))
+    both = sparse.triu(b.T @ b, k=1).tocoo()
+    sizes = np.array([len(f.rows) for f in words], dtype=float)
+    a_i, c_i, shared = both.row, both.col, both.data
+    keep = (shared >= min_support) & (shared * n >= SET_MIN_LIFT * sizes[a_i] * sizes[c_i]) & \
+        (shared >= SET_MIN_SHARE * np.minimum(sizes[a_i], sizes[c_i]))
+    phrases: dict[str, list[Feature]] = {}
+    for f in features:
+        if len(f.tokens) > 1:
+            for t in set(f.tokens):
+                phrases.setdefault(t, []).append(f)
+    parent = list(range(len(words)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, c, k in zip(a_i[keep].tolist(), c_i[keep].tolist(), shared[keep].tolist(), strict=True):
+        # Words of one phrase share rows because of the phrase: that phrase is the candidate.
+        wa, wc = words[a].name, words[c].name
+        phrase = max((len(f.rows) for f in phrases.get(wa, ()) if wc in f.tokens), default=0)
+        if phrase * 2 < k:
+            parent[root(a)] = root(c)
+    parts: dict[int, list[Feature]] = {}
+    for i in {int(a) for a in a_i[keep]} | {int(c) for c in c_i[keep]}:
+        parts.setdefault(root(i), []).append(words[i])
+    out.extend(sorted(part, key=lambda f: f.name) for part in parts.values() if len(part) > 1)
+    return out
 
 
 def _inside(short: tuple[str, ...], long: tuple[str, ...]) -> bool:

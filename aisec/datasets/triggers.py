@@ -13,7 +13,7 @@ from aisec.datasets.labels import CrossValidated
 from aisec.datasets.profile import Profile, SampleRow
 from aisec.datasets.records import Observation, RowRef, Span
 from aisec.datasets.settings import DatasetSettings
-from aisec.datasets.trigger_candidates import Feature, Group, enriched, group, testable, text_features
+from aisec.datasets.trigger_candidates import Feature, Group, enriched, group, structural, testable, text_features
 from aisec.datasets.trigger_confirm import TextModel, Verdict
 from aisec.datasets.trigger_tabular import TableModel, tabular_features
 
@@ -25,6 +25,12 @@ TABLE_MAX_TESTS = 60
 """Most tabular candidate groups given the exact test."""
 WEAK_SUPPORT_FACTOR = 4
 """A candidate admitted on its unadjusted p needs this many times ``trigger_min_support`` rows."""
+STRUCTURAL_MAX_P = 0.05
+"""A structural candidate (chosen blind to the labels) is tested when its most enriched label is enriched at
+this unadjusted p: 24 poisoned rows with 6 decoys on an 800-row file reach only p = 0.002-0.05."""
+STRUCTURAL_MIN_UNEXPLAINED = 0.6
+"""``trigger_min_unexplained`` for structural candidates, whose content must also pass their own z: on 800-row
+files a weak model reads 100 rows of a BadNets set as 0.63-0.71 unexplained."""
 SCREEN_MARGIN = 0.15
 """A candidate goes to the exact (refit) test when the cheap screen puts it within this of the cut."""
 
@@ -61,9 +67,15 @@ def text_triggers(cv: CrossValidated, profile: Profile) -> list[Confirmed]:
     tests = testable(features, y, classes, alpha=s.trigger_alpha)
     found = enriched(features, y, classes, alpha=s.trigger_alpha, screen_p=s.trigger_screen_p, tests=tests)
     groups = group(found, min_jaccard=s.trigger_group_jaccard, limit=s.trigger_max_candidates)
+    groups.extend(_unions(groups, features, y, classes, s.trigger_min_support))
+    shaped = _structural(features, y, classes, s)
+    # A structural candidate replaces the same words chosen by their labels (its test is the structural one).
+    names = {_names(g) for g in shaped}
+    groups = [g for g in groups if _names(g) not in names] + shaped
     if not groups:
         return []
-    groups.extend(_unions(groups, features, y, classes, s.trigger_min_support))
+    # A structural candidate is one of few chosen blind to the labels: its content test is corrected for those.
+    z_shape = _z_for(s.trigger_alpha / max(len(shaped), 1))
     # A candidate admitted on its unadjusted p must pass the ablated model's z at the screen's own correction
     # (every feature x label): the content-aware test is more powerful, not more lenient.
     z_min = _z_for(s.trigger_alpha / tests)
@@ -88,7 +100,8 @@ def text_triggers(cv: CrossValidated, profile: Profile) -> list[Confirmed]:
             grams = _grams(g, groups, grams_found, len(y))
             screen = model.screen(rows, grams, g.label)
             share = 0.0 if screen is None else screen.unexplained
-            if share >= s.trigger_min_unexplained - SCREEN_MARGIN:
+            cut = STRUCTURAL_MIN_UNEXPLAINED if g.structural else s.trigger_min_unexplained
+            if share >= cut - SCREEN_MARGIN:
                 screened.append((share, order, g))
         # Token sets first: a set of trigger tokens is judged on all of its rows before any one token is.
         for _, _, g in sorted(screened, key=lambda t: (not t[2].token_set, -t[0], t[1])):
@@ -113,7 +126,9 @@ def text_triggers(cv: CrossValidated, profile: Profile) -> list[Confirmed]:
             # candidate's rows must also read as another class beyond the noise of a weak model on few rows.
             significant = significant and (g.follow_up or verdict is None or
                                            verdict.content_z >= s.trigger_min_content_z)
-            accepted = _accept(g, rows, y, verdict, p, significant, s.trigger_min_unexplained,
+            significant = significant or (g.structural and verdict is not None and verdict.content_z >= z_shape)
+            accepted = _accept(g, rows, y, verdict, p, significant,
+                               STRUCTURAL_MIN_UNEXPLAINED if g.structural else s.trigger_min_unexplained,
                                s.trigger_min_support)
             if accepted is None:
                 continue
@@ -133,6 +148,8 @@ def _admitted(g: Group, p: float, tests: int, groups: Sequence[Group], s: Datase
     whose meaning is in the word itself ("flat" in 9 rotten reviews) reads as unexplained by chance."""
     if p * _multiplicity(g, tests, groups) <= s.trigger_alpha:
         return True
+    if g.structural:
+        return p <= STRUCTURAL_MAX_P
     return p <= s.trigger_screen_p and len(g.rows) >= WEAK_SUPPORT_FACTOR * s.trigger_min_support
 
 
@@ -205,6 +222,56 @@ def _unions(groups: Sequence[Group], features: Sequence[Feature], y: npt.NDArray
         p = _binomial_p(y, rows, label, float(base[label]))
         members = tuple(sorted((g.members[0] for g in part), key=lambda f: f.name))
         out.append(Group(members=members, rows=rows, label=label, p_value=p, adjusted=min(1.0, p), token_set=True))
+    return out
+
+
+OUTSIDE_MAX_P = 0.001
+"""A structural candidate's word that is enriched for the label at this p in rows outside the candidate is a
+class word: the candidate is dropped."""
+
+
+def _says_label(word_rows: npt.NDArray[np.int64] | None, rows: npt.NDArray[np.int64], y: npt.NDArray[np.int64],
+                label: int, base: float, min_support: int) -> bool:
+    if word_rows is None:
+        return False
+    outside = np.setdiff1d(word_rows, rows, assume_unique=True)
+    return len(outside) >= min_support and _binomial_p(y, outside, label, base) <= OUTSIDE_MAX_P
+
+
+def _names(g: Group) -> tuple[str, ...]:
+    return tuple(sorted(m.name for m in g.members))
+
+
+def _structural(features: Sequence[Feature], y: npt.NDArray[np.int64], classes: int,
+                s: DatasetSettings) -> list[Group]:
+    """Structural candidates, each labelled with its most enriched label; the n-grams of one repeated sentence
+    form one candidate."""
+    n = len(y)
+    base = np.bincount(y, minlength=classes) / max(n, 1)
+    words = {f.name: f.rows for f in features if len(f.tokens) == 1}
+    spans: list[tuple[Feature, int, float, float]] = []
+    out: list[Group] = []
+    for members in structural(features, n, min_support=s.trigger_min_support):
+        rows = np.unique(np.concatenate([m.rows for m in members]))
+        if len(rows) < WEAK_SUPPORT_FACTOR * s.trigger_min_support:
+            continue
+        counts = np.bincount(y[rows], minlength=classes)
+        label = int((counts / np.maximum(base, 1e-12)).argmax())
+        p = _binomial_p(y, rows, label, float(base[label]))
+        # A span or set holding a word that says the label on its own elsewhere (a class word inside a repeated
+        # template) is that word's signal, not a trigger's.
+        if any(_says_label(words.get(t), rows, y, label, float(base[label]), s.trigger_min_support)
+               for m in members for t in m.tokens):
+            continue
+        if len(members) == 1:
+            spans.append((members[0], label, p, p))
+        else:
+            out.append(Group(members=tuple(members), rows=rows, label=label, p_value=p, adjusted=p,
+                             token_set=True, structural=True))
+    spans.sort(key=lambda t: (t[2], -len(t[0].tokens), t[0].name))
+    for g in group(spans, min_jaccard=s.trigger_group_jaccard, limit=s.trigger_max_candidates):
+        out.append(Group(members=g.members, rows=g.rows, label=g.label, p_value=g.p_value, adjusted=g.p_value,
+                         structural=True))
     return out
 
 
