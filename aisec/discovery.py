@@ -26,7 +26,8 @@ MODEL_KINDS = frozenset({
     ArtifactKind.TF_SAVEDMODEL, ArtifactKind.PROTOBUF, ArtifactKind.NPY, ArtifactKind.SIGNATURE,
 })
 """Kinds whose presence makes the containing folder a model folder."""
-MODEL_FOLDER_FILES = frozenset({"config.json", "tokenizer_config.json", "model.sig", "chat_template.json"})
+MODEL_FOLDER_FILES = frozenset({"config.json", "tokenizer_config.json", "model.sig", "chat_template.json",
+                                "oci-layout"})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import gzip
+import importlib
 import io
 import lzma
 import pickle
@@ -357,7 +358,11 @@ def _bundles() -> list[bytes]:
 
 def _compressed() -> list[bytes]:
     inner = pickle.dumps([1, 2, 3], protocol=2)
-    return [gzip.compress(inner, mtime=0), bz2.compress(inner), lzma.compress(inner)]
+    try:
+        zstd = importlib.import_module("compression.zstd")  # Python 3.14+
+    except ImportError:
+        zstd = importlib.import_module("backports.zstd")
+    return [gzip.compress(inner, mtime=0), bz2.compress(inner), lzma.compress(inner), zstd.compress(inner)]
 
 
 def _with_fixtures(own: Callable[[], list[bytes]], kinds: Iterable[str]) -> Callable[[], list[bytes]]:
@@ -413,6 +418,12 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target(name="xml_model", run=lambda d: run_analyzer("xml_model", d),
            seeds=lambda: [p.read_bytes() for p in sorted(FIXTURES.glob("AISEC-MDL-11[1-4]/*/*"))],
            description="PMML and OpenVINO IR through hardened expat (DTDs, extensions, custom layers)"),
+    Target(name="oci", run=lambda d: run_analyzer("oci", d),
+           seeds=lambda: [p.read_bytes() for p in sorted(FIXTURES.glob("AISEC-MDL-097/*/image.tar"))],
+           description="docker save / OCI image archives: blob digests (the layers go through tar and compressed)"),
+    Target(name="msgpack", run=lambda d: run_analyzer("flax_msgpack", d),
+           seeds=lambda: [p.read_bytes() for p in sorted(FIXTURES.glob("AISEC-MDL-09[89]/*/*")) if p.is_file()],
+           description="flax/Orbax msgpack walker (extension types, pickles in values)"),
     Target(name="sarif", run=run_sarif, seeds=_sarif, description="baseline SARIF reader"),
     Target(name="bundle", run=run_bundle, seeds=_bundles, description="OMS signature bundle parser"),
     Target(name="sniffed", run=run_sniffed, seeds=lambda: fixture_seeds({k.value for k in ArtifactKind}, limit=40),

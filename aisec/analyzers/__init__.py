@@ -65,6 +65,8 @@ REGISTRY: tuple[Registration, ...] = (
     Registration(module="aisec.analyzers.r_serialize", name="RSerializeAnalyzer",
                  kinds=frozenset({K.BINARY, K.TEXT})),
     Registration(module="aisec.analyzers.xml_model", name="XmlModelAnalyzer", kinds=frozenset({K.TEXT})),
+    Registration(module="aisec.analyzers.oci", name="OciAnalyzer", kinds=frozenset({K.DIRECTORY, K.TAR})),
+    Registration(module="aisec.analyzers.flax_msgpack", name="FlaxMsgpackAnalyzer", kinds=frozenset({K.BINARY})),
 )
 """Every analyzer aisec runs, in the order it runs them. Register new analyzers here and nowhere else."""
 

@@ -1,5 +1,5 @@
-"""Compressed wrappers (gzip, bzip2, xz/lzma, zlib, lz4; joblib's compressed dumps and legacy Z-files): decompress,
-then recurse."""
+"""Compressed wrappers (gzip, bzip2, xz/lzma, zlib, lz4, zstd; joblib's compressed dumps and legacy Z-files):
+decompress, then recurse."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ _METHODS = {ArtifactKind.GZIP: "gzip", ArtifactKind.BZIP2: "bzip2", ArtifactKind
             ArtifactKind.ZLIB: "zlib", ArtifactKind.LZ4: "lz4"}
 _LZMA_ALONE = LZMA_ALONE_PREFIX
 """joblib's ``compress='lzma'`` writes the legacy .lzma (LZMA-alone) format, which has no real magic."""
+_ZSTD = b"\x28\xb5\x2f\xfd"
+"""A Zstandard frame (sniffed as binary; OCI image layers are often ``tar+zstd``)."""
 _UNRECOGNISED = frozenset({ArtifactKind.BINARY, ArtifactKind.EMPTY, ArtifactKind.TEXT})
 _MAX_MEMBERS = 64
 """Most concatenated streams (gzip members, bzip2 streams) followed in one file."""
@@ -33,6 +35,8 @@ def _method(head: bytes) -> str | None:
         return "lzma"
     if head.startswith(b"\x04\x22\x4d\x18"):
         return "lz4"
+    if head.startswith(_ZSTD):
+        return "zstd"
     if len(head) >= 2 and head[0] & 0x0F == 8 and (head[0] * 256 + head[1]) % 31 == 0:
         return "zlib"
     return None
@@ -55,7 +59,7 @@ class CompressedAnalyzer:
         method = _method(head)
         if method is None:
             return
-        if not head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x04\x22\x4d\x18")) and \
+        if not head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x04\x22\x4d\x18", _ZSTD)) and \
                 not _plausible_binary(head, method):
             return
         limits = context.limits
@@ -104,7 +108,7 @@ class CompressedAnalyzer:
                 yield context.fact("archive.bomb", method, location=context.at(offset=offset),
                                    limit="max_compression_ratio")
                 return
-            if offset >= source.size or method not in ("gzip", "bzip2", "xz", "lzma", "lz4") or \
+            if offset >= source.size or method not in ("gzip", "bzip2", "xz", "lzma", "lz4", "zstd") or \
                     _method(source.read_at(offset, 16)) != method:
                 if offset < source.size and source.read_at(offset, 16).strip(b"\x00"):
                     yield context.fact("compressed.trailing_bytes", source.size - offset,

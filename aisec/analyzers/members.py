@@ -69,7 +69,7 @@ class CorruptData(ValueError):
 
 
 def make_decompressor(method: str) -> Callable[[], Any]:
-    """A factory for a named codec: deflate (raw), zlib, gzip, bzip2, lzma/xz, lz4."""
+    """A factory for a named codec: deflate (raw), zlib, gzip, bzip2, lzma/xz, lz4, zstd."""
     if method == "deflate":
         return lambda: zlib.decompressobj(-15)
     if method == "zlib":
@@ -86,11 +86,52 @@ def make_decompressor(method: str) -> Callable[[], Any]:
         return lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE)
     if method == "lzma-zip":
         return _ZipLzma
+    if method == "zstd":
+        return _zstd_decompressor()
     if method == "lz4":
         import lz4.frame  # type: ignore[import-untyped]
 
         return lz4.frame.LZ4FrameDecompressor  # type: ignore[no-any-return]
     raise ValueError(f"unsupported compression method {method}")
+
+
+def _zstd_decompressor() -> Callable[[], Any]:
+    """Zstandard (OCI ``tar+zstd`` layers, zstd-compressed checkpoints): the standard library's from Python 3.14,
+    its backport (a py7zr dependency) before."""
+    try:
+        from compression import zstd  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        try:
+            from backports import zstd  # type: ignore[no-redef, import-not-found, unused-ignore]
+        except ImportError:
+            raise ValueError("zstd data needs the backports.zstd package (Python < 3.14)") from None
+    return lambda: _Zstd(zstd.ZstdDecompressor(), zstd.ZstdError)
+
+
+class _Zstd:
+    """A zstd decompressor whose errors are the ``ValueError`` the other codecs raise (ZstdError is not one)."""
+
+    def __init__(self, decompressor: Any, error: type[Exception]) -> None:
+        self._dec = decompressor
+        self._error = error
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
+        try:
+            return bytes(self._dec.decompress(data, max_length))
+        except self._error as exc:
+            raise ValueError(str(exc)) from None
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._dec.eof)
+
+    @property
+    def unused_data(self) -> bytes:
+        return bytes(self._dec.unused_data)
+
+    @property
+    def needs_input(self) -> bool:
+        return bool(self._dec.needs_input)
 
 
 class _ZipLzma:
