@@ -229,6 +229,7 @@ def _mars() -> list[bytes]:
         out.append(data)
         with contextlib.suppress(zipfile.BadZipFile, OSError), zipfile.ZipFile(io.BytesIO(data)) as archive:
             out.append(_zip({info.filename: archive.read(info) for info in archive.infolist()}, zipfile.ZIP_STORED))
+    out.extend(gzip.decompress(p.read_bytes()) for p in sorted(FIXTURES.glob("AISEC-MDL-09[0-4]/*/*.tar.gz")))
     return out
 
 

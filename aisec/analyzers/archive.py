@@ -197,7 +197,7 @@ class ZipArchiveAnalyzer:
         method = METHODS.get(member.method)
         if method == "stored":
             return SliceSource(source, member.data_offset, member.compressed_size)
-        if method is None or method == "zstd":
+        if method is None:
             context.error("unsupported", f"member {member.name!r} uses compression method {member.method}",
                           location=context.at(pointer=member.name))
             return None

@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator, Mapping
+import tarfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import IO, Any, cast
 
 from aisec.analyzers.base import AnalysisContext
-from aisec.analyzers.members import BombError, CorruptData, inflate
+from aisec.analyzers.members import BombError, CorruptData, SliceSource, inflate
 from aisec.analyzers.zipread import METHODS, ZipMember, find_eocd, read_listing
 from aisec.model import ArtifactKind, Fact, Location
-from aisec.source import Source
+from aisec.source import Source, buffered
 from aisec.strictjson import strict_json
 
+Reader = Callable[[int], "bytes | None"]
+"""Reads one member (at most the given number of bytes; None after recording why it could not)."""
 MANIFEST = "MAR-INF/MANIFEST.json"
 MAX_MANIFEST_BYTES = 1024 * 1024
 """Largest manifest read (the archiver writes a few hundred bytes)."""
@@ -39,7 +44,7 @@ class TorchServeAnalyzer:
     """Reads a ``.mar``'s manifest, its handler and extra Python files, and its requirements file."""
 
     name = "torchserve"
-    kinds = frozenset({ArtifactKind.ZIP})
+    kinds = frozenset({ArtifactKind.ZIP, ArtifactKind.TAR, ArtifactKind.DIRECTORY})
     provides: Mapping[str, str] = {
         "torchserve.handler": "the handler a TorchServe archive's manifest names; detail builtin (one of "
                               "TorchServe's default handlers) and exists (its module is a member of the archive)",
@@ -53,67 +58,83 @@ class TorchServeAnalyzer:
     }
 
     def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
-        """Only zips with ``MAR-INF/MANIFEST.json`` are TorchServe archives."""
-        if source.head(4) != b"PK\x03\x04" and find_eocd(source) is None:
+        """A zip (the default format), a tar (``--archive-format tgz``, once ungzipped) or a folder
+        (``no-archive``) with ``MAR-INF/MANIFEST.json``; anything else is not a TorchServe archive."""
+        folder = context.fs_path
+        if isinstance(folder, Path) and folder.is_dir():
+            files = _folder_files(folder, context)
+        elif source.head(4) == b"PK\x03\x04" or (source.size and find_eocd(source) is not None):
+            files = _zip_files(source, context)
+        elif source.size >= 512 and source.read_at(257, 5) == b"ustar":
+            files = _tar_files(source, context)
+        else:
             return
-        listing = read_listing(source, context.limits)
-        members = {m.name: m for m in listing.members if not m.is_dir}
-        if MANIFEST not in members:
+        roots = sorted(name[:-len(MANIFEST)] for name in files if name.endswith(MANIFEST) and
+                       name[:-len(MANIFEST)].count("/") <= 1)
+        if not roots:
             return
-        manifest = self._manifest(source, members[MANIFEST], context)
+        root = roots[0]  # "" for zip and folder layouts, "<model name>/" for tgz
+        members = {name[len(root):]: read for name, read in files.items() if name.startswith(root)}
+        yield from self._archive(root, members, context)
+
+    def _archive(self, root: str, members: dict[str, Reader], context: AnalysisContext) -> Iterator[Fact]:
+        manifest = self._manifest(root, members[MANIFEST], context)
         if manifest is None:
             return
         model = manifest.get("model")
         if not isinstance(model, dict):
             context.error("malformed", f"{MANIFEST} has no 'model' object: the handler cannot be checked",
-                          location=context.at(pointer=MANIFEST))
+                          location=context.at(pointer=root + MANIFEST))
             return
         handler = model.get("handler")
         if isinstance(handler, str) and handler:
             module = handler.split(":", 1)[0]
             file_name = module if module.endswith(".py") else module.replace(".", "/") + ".py"
-            yield context.fact("torchserve.handler", handler, location=context.at(pointer=f"{MANIFEST}#/model/handler"),
-                               builtin=_builtin(module), exists=file_name in members, module_file=file_name)
+            yield context.fact("torchserve.handler", handler,
+                               location=context.at(pointer=f"{root}{MANIFEST}#/model/handler"),
+                               builtin=_builtin(module), exists=file_name in members, module_file=root + file_name)
         elif handler is not None:
-            context.error("malformed", f"{MANIFEST}: the handler is not a name", location=context.at(pointer=MANIFEST))
+            context.error("malformed", f"{MANIFEST}: the handler is not a name",
+                          location=context.at(pointer=root + MANIFEST))
         requirements = model.get("requirementsFile")
         if isinstance(requirements, str) and requirements in members:
-            yield from self._requirements(source, members[requirements], context)
-        yield from self._code(source, members, context)
+            yield from self._requirements(root + requirements, members[requirements], context)
+        yield from self._code(root, members, context)
 
-    def _manifest(self, source: Source, member: ZipMember, context: AnalysisContext) -> dict[str, Any] | None:
-        data = _read(source, member, MAX_MANIFEST_BYTES, context)
+    def _manifest(self, root: str, read: Reader, context: AnalysisContext) -> dict[str, Any] | None:
+        data = read(MAX_MANIFEST_BYTES)
         if data is None:
             return None
         try:
             manifest = strict_json(data.decode("utf-8"), context.limits.max_json_depth)
         except (UnicodeDecodeError, ValueError) as exc:
             context.error("malformed", f"{MANIFEST} is not valid JSON ({exc}): the archive's handler cannot be "
-                          "checked", location=context.at(pointer=MANIFEST))
+                          "checked", location=context.at(pointer=root + MANIFEST))
             return None
         if not isinstance(manifest, dict):
-            context.error("malformed", f"{MANIFEST} is not a JSON object", location=context.at(pointer=MANIFEST))
+            context.error("malformed", f"{MANIFEST} is not a JSON object",
+                          location=context.at(pointer=root + MANIFEST))
             return None
         return manifest
 
-    def _requirements(self, source: Source, member: ZipMember, context: AnalysisContext) -> Iterator[Fact]:
-        data = _read(source, member, MAX_CODE_BYTES, context)
+    def _requirements(self, name: str, read: Reader, context: AnalysisContext) -> Iterator[Fact]:
+        data = read(MAX_CODE_BYTES)
         if data is None:
             return
         for number, raw in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
             line = raw.split(" #", 1)[0].strip()
             if not line or line.startswith("#"):
                 continue
-            yield context.fact("torchserve.requirement", line[:300], location=context.at(pointer=member.name,
-                                                                                          line=number),
-                               origin=_origin(line), file=member.name, line=number)
+            yield context.fact("torchserve.requirement", line[:300], location=context.at(pointer=name, line=number),
+                               origin=_origin(line), file=name, line=number)
 
-    def _code(self, source: Source, members: dict[str, ZipMember], context: AnalysisContext) -> Iterator[Fact]:
+    def _code(self, root: str, members: dict[str, Reader], context: AnalysisContext) -> Iterator[Fact]:
         from aisec.analyzers.hf_folder import code_facts  # shared with auto_map remote code
 
         python = sorted(name for name in members if name.endswith(".py"))
-        for name in python[:MAX_CODE_FILES]:
-            data = _read(source, members[name], MAX_CODE_BYTES, context)
+        for relative in python[:MAX_CODE_FILES]:
+            name = root + relative
+            data = members[relative](MAX_CODE_BYTES)
             if data is None:
                 continue
             try:
@@ -127,7 +148,57 @@ class TorchServeAnalyzer:
                 yield replace(fact, key=fact.key.replace("hf.remote_code", "torchserve.code"))
         if len(python) > MAX_CODE_FILES:
             context.error("limit", f"more than {MAX_CODE_FILES} Python files; the rest were not parsed",
-                          location=context.at(pointer=python[MAX_CODE_FILES]), limit="max_archive_members")
+                          location=context.at(pointer=root + python[MAX_CODE_FILES]), limit="max_archive_members")
+
+
+def _zip_files(source: Source, context: AnalysisContext) -> dict[str, Reader]:
+    listing = read_listing(source, context.limits)
+    return {m.name: partial(_read, source, m, context=context) for m in listing.members if not m.is_dir}
+
+
+def _tar_files(source: Source, context: AnalysisContext) -> dict[str, Reader]:
+    files: dict[str, Reader] = {}
+    try:
+        archive = tarfile.TarFile(fileobj=cast(IO[bytes], buffered(source)), mode="r")
+        while (info := archive.next()) is not None and len(files) < context.limits.max_archive_members:
+            if info.isfile():
+                files[info.name.removeprefix("./")] = partial(_slice, SliceSource(source, info.offset_data, info.size),
+                                                              info.name, context=context)
+            archive.members.clear()  # type: ignore[attr-defined]  # headers only, as the tar analyzer does
+    except tarfile.TarError:
+        pass  # the tar analyzer reports a broken tar
+    return files
+
+
+def _folder_files(folder: Path, context: AnalysisContext) -> dict[str, Reader]:
+    if not (folder / MANIFEST).is_file():
+        return {}
+    files: dict[str, Reader] = {}
+    for path in sorted(folder.rglob("*"))[:context.limits.max_archive_members]:
+        if path.is_file() and not path.is_symlink():
+            name = path.relative_to(folder).as_posix()
+            files[name] = partial(_file, path, name, context=context)
+    return files
+
+
+def _slice(data: Source, name: str, cap: int, *, context: AnalysisContext) -> bytes | None:
+    if data.size > cap:
+        context.error("limit", f"{name} could not be read ({data.size} bytes, cap {cap})",
+                      location=context.at(pointer=name), limit="max_read_bytes")
+        return None
+    return data.read_at(0, data.size)
+
+
+def _file(path: Path, name: str, cap: int, *, context: AnalysisContext) -> bytes | None:
+    try:
+        if path.stat().st_size > cap:
+            context.error("limit", f"{name} could not be read ({path.stat().st_size} bytes, cap {cap})",
+                          location=context.at(pointer=name), limit="max_read_bytes")
+            return None
+        return path.read_bytes()
+    except OSError as exc:
+        context.os_error(f"cannot read {name}", exc, location=context.at(pointer=name))
+        return None
 
 
 BUILTIN_HANDLERS = frozenset({"image_classifier", "text_classifier", "object_detector", "image_segmenter"})
@@ -153,7 +224,7 @@ def _where(context: AnalysisContext, file_name: str, **fields: Any) -> Location:
     return context.at(pointer=file_name, **fields)
 
 
-def _read(source: Source, member: ZipMember, cap: int, context: AnalysisContext) -> bytes | None:
+def _read(source: Source, member: ZipMember, cap: int, *, context: AnalysisContext) -> bytes | None:
     """A small member's bytes, or None with a scan error (too large, encrypted, unsupported, corrupt, a bomb)."""
     where = context.at(pointer=member.name)
     if member.size > cap or member.data_offset is None or member.encrypted:
@@ -164,7 +235,7 @@ def _read(source: Source, member: ZipMember, cap: int, context: AnalysisContext)
     method = METHODS.get(member.method)
     if method == "stored":
         return source.read_at(member.data_offset, min(member.compressed_size, cap))
-    if method is None or method == "zstd":
+    if method is None:
         context.error("unsupported", f"{member.name} uses compression method {member.method}", location=where)
         return None
     try:

@@ -84,3 +84,29 @@ def test_corrupt_zstd_is_not_fully_scanned(tmp_path: Path) -> None:
     (tmp_path / "layer").write_bytes(bytes(data))
     report = scan([tmp_path / "layer"], policy="audit", jobs=0)
     assert [e.reason for e in report.errors] == ["malformed"] and "zstd data is corrupt" in report.errors[0].message
+
+
+def zstd_zip(name: str, data: bytes) -> bytes:
+    """A one-member zip whose member uses method 93 (Zstandard; zipfile before 3.14 cannot write it)."""
+    import struct
+    import zlib
+
+    from backports import zstd
+
+    packed, raw = zstd.compress(data), name.encode()
+    crc = zlib.crc32(data)
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 63, 0, 93, 0, 0, crc, len(packed), len(data), len(raw), 0)
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 63, 63, 0, 93, 0, 0, crc, len(packed), len(data),
+                          len(raw), 0, 0, 0, 0, 0, 0) + raw
+    body = local + raw + packed
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(body), 0)
+    return body + central + end
+
+
+def test_a_zstd_zip_member_is_opened(tmp_path: Path) -> None:
+    from pickle_ops import system_call_p2
+
+    (tmp_path / "weights.zip").write_bytes(zstd_zip("model.pkl", system_call_p2("true")))
+    report = scan([tmp_path / "weights.zip"], policy="audit", jobs=0)
+    assert not report.errors
+    assert any(f.rule_id == "AISEC-MDL-001" and f.location.member == "model.pkl" for f in report.findings)
