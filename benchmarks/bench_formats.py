@@ -16,6 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "fixtures"))
 
+import gen_flax  # noqa: E402
 import gen_formats  # noqa: E402
 import gen_graphs as gg  # noqa: E402
 import proto_ops as po  # noqa: E402
@@ -67,6 +68,15 @@ def _safetensors(path: Path, tensors: int) -> None:
         handle.write(b"\0")
 
 
+def _flax(path: Path, layers: int) -> None:
+    """A flax train state as ``flax.serialization.to_bytes`` writes it: ``layers`` 512x1024 float32 kernels."""
+    import msgpack
+
+    tree = {"params": {f"layer_{i}": {"kernel": gen_flax._ndarray((512, 1024)), "bias": gen_flax._ndarray((1024,))}
+                       for i in range(layers)}, "step": 1}
+    path.write_bytes(msgpack.packb(tree, use_bin_type=True))
+
+
 def measure(path: Path) -> tuple[int, int, float, int]:
     """(file size, bytes read by analyzers, seconds, facts) for one file, analyzed as the scanner would."""
     with open(path, "rb") as handle:
@@ -87,7 +97,8 @@ def main() -> None:
     cases = [("onnx 1.5 GiB inline tensor", "big.onnx", lambda p: _onnx_sparse(p, 3 * GiB // 2)),
              ("savedmodel 200k nodes", "saved_model.pb", lambda p: _graph(p, 200_000)),
              ("gguf 150k-entry string array", "vocab.gguf", lambda p: _gguf(p, 150_000)),
-             ("safetensors 20k tensors (160 MiB data)", "w.safetensors", lambda p: _safetensors(p, 20_000))]
+             ("safetensors 20k tensors (160 MiB data)", "w.safetensors", lambda p: _safetensors(p, 20_000)),
+             ("flax msgpack 48 x 2 MiB tensors", "state.msgpack", lambda p: _flax(p, 48))]
     for label, name, build in cases:
         path = work / name
         build(path)

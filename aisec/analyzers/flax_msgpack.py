@@ -27,7 +27,8 @@ FLAX_EXT_TYPES = frozenset({1, 2, 3})
 """flax.serialization._MsgpackExtType: ndarray, native_complex, npscalar."""
 MAX_ITEMS = 5_000_000
 """msgpack values visited per file (a flax checkpoint has a few per tensor)."""
-_WINDOW = 64 * 1024
+_WINDOW = 8 * 1024
+"""Bytes read ahead per refill: enough for many small headers, little waste when a tensor payload is skipped."""
 _NAMES = (".msgpack", "/checkpoint")
 """Names that claim msgpack: a file so named that does not parse is not fully scanned."""
 _SNIFF = 4096
