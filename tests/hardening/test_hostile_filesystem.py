@@ -91,7 +91,7 @@ def _build(root: Path, outside: Path, plan: list[tuple[str, int, int]]) -> set[b
             expected.add((rel + b"/" if rel else b"") + odd)
         else:  # deep: a file far down a chain of folders
             deep = folder.joinpath(*[f"n{level}" for level in range(40)])
-            deep.mkdir(parents=True)
+            deep.mkdir(parents=True, exist_ok=True)  # a plan may ask for the same deep chain twice
             (deep / "leaf.txt").write_text("deep\n")
             expected.add(os.fsencode((deep / "leaf.txt").relative_to(root)))
     return expected
