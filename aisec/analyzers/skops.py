@@ -15,9 +15,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aisec.analyzers.base import AnalysisContext, AnalyzerError
-from aisec.analyzers.members import BombError, CorruptData, inflate
 from aisec.analyzers.skops_trusted import BIT_GENERATORS, DEFAULT_TRUSTED
-from aisec.analyzers.zipread import METHODS, ZipMember, find_eocd, read_listing
+from aisec.analyzers.zipread import MemberUnreadable, ZipMember, find_eocd, read_listing, read_member
 from aisec.model import ArtifactKind, Fact
 from aisec.source import Source
 from aisec.strictjson import strict_json
@@ -62,20 +61,10 @@ class SkopsAnalyzer:
 
 
 def _read(source: Source, member: ZipMember, context: AnalysisContext) -> bytes:
-    if member.size > MAX_SCHEMA_BYTES:
-        raise AnalyzerError(f"skops {SCHEMA} is {member.size} bytes (cap {MAX_SCHEMA_BYTES})")
-    if member.data_offset is None or member.encrypted:
-        raise AnalyzerError(f"skops {SCHEMA} cannot be read (encrypted or a broken local header)")
-    method = METHODS.get(member.method)
-    if method == "stored":
-        return source.read_at(member.data_offset, min(member.compressed_size, MAX_SCHEMA_BYTES))
-    if method is None or method == "zstd":
-        raise AnalyzerError(f"skops {SCHEMA} uses unsupported compression method {member.method}")
     try:
-        return inflate(source, member.data_offset, member.compressed_size, method, limits=context.limits,
-                       cap=MAX_SCHEMA_BYTES, what=SCHEMA).data
-    except (BombError, CorruptData) as exc:
-        raise AnalyzerError(f"skops {SCHEMA}: {exc}") from None
+        return read_member(source, member, limits=context.limits, cap=MAX_SCHEMA_BYTES)
+    except MemberUnreadable as exc:
+        raise AnalyzerError(f"skops {exc}") from None
 
 
 def _walk(schema: dict[str, Any], context: AnalysisContext) -> Iterator[Fact]:

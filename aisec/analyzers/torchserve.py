@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from aisec.analyzers.base import AnalysisContext
-from aisec.analyzers.members import BombError, CorruptData, SliceSource, inflate
-from aisec.analyzers.zipread import METHODS, ZipMember, find_eocd, read_listing
+from aisec.analyzers.members import SliceSource
+from aisec.analyzers.zipread import MemberUnreadable, ZipMember, find_eocd, read_listing, read_member
 from aisec.model import ArtifactKind, Fact, Location
 from aisec.source import Source, buffered
 from aisec.strictjson import strict_json
@@ -226,21 +226,8 @@ def _where(context: AnalysisContext, file_name: str, **fields: Any) -> Location:
 
 def _read(source: Source, member: ZipMember, cap: int, *, context: AnalysisContext) -> bytes | None:
     """A small member's bytes, or None with a scan error (too large, encrypted, unsupported, corrupt, a bomb)."""
-    where = context.at(pointer=member.name)
-    if member.size > cap or member.data_offset is None or member.encrypted:
-        context.error("limit" if member.size > cap else "malformed",
-                      f"{member.name} could not be read ({member.size} bytes, cap {cap})", location=where,
-                      limit="max_read_bytes" if member.size > cap else None)
-        return None
-    method = METHODS.get(member.method)
-    if method == "stored":
-        return source.read_at(member.data_offset, min(member.compressed_size, cap))
-    if method is None:
-        context.error("unsupported", f"{member.name} uses compression method {member.method}", location=where)
-        return None
     try:
-        return inflate(source, member.data_offset, member.compressed_size, method, limits=context.limits, cap=cap,
-                       what=member.name).data
-    except (BombError, CorruptData) as exc:
-        context.error("malformed", f"{member.name}: {exc}", location=where)
+        return read_member(source, member, limits=context.limits, cap=cap)
+    except MemberUnreadable as exc:
+        context.error(exc.reason, str(exc), location=context.at(pointer=member.name), limit=exc.limit)
         return None

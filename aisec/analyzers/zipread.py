@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from aisec.analyzers.members import BombError, CorruptData, inflate
 from aisec.errors import LimitExceeded
 from aisec.limits import Limits
 from aisec.source import Source
@@ -243,3 +244,37 @@ def _find_data_end(source: Source, start: int) -> int:
             break
         pos += len(chunk) - 3
     return source.size
+
+
+class MemberUnreadable(ValueError):
+    """A zip member that cannot be read whole under a cap; ``reason`` is a scan-error reason and ``limit`` the
+    limit that stopped it, if one did."""
+
+    def __init__(self, message: str, *, reason: str, limit: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.limit = limit
+
+
+def read_member(source: Source, member: ZipMember, *, limits: Limits, cap: int) -> bytes:
+    """A small member's bytes (at most ``cap``), decompressed under the archive limits.
+
+    Raises :class:`MemberUnreadable` when it is larger than ``cap``, encrypted, without a local header, compressed
+    with a method aisec does not open, corrupt, or a bomb.
+    """
+    if member.size > cap:
+        raise MemberUnreadable(f"{member.name} could not be read ({member.size} bytes, cap {cap})", reason="limit",
+                               limit="max_read_bytes")
+    if member.data_offset is None or member.encrypted:
+        raise MemberUnreadable(f"{member.name} could not be read (encrypted or a broken local header)",
+                               reason="malformed")
+    method = METHODS.get(member.method)
+    if method == "stored":
+        return source.read_at(member.data_offset, min(member.compressed_size, cap))
+    if method is None:
+        raise MemberUnreadable(f"{member.name} uses compression method {member.method}", reason="unsupported")
+    try:
+        return inflate(source, member.data_offset, member.compressed_size, method, limits=limits, cap=cap,
+                       what=member.name).data
+    except (BombError, CorruptData) as exc:
+        raise MemberUnreadable(f"{member.name}: {exc}", reason="malformed") from None
