@@ -4,7 +4,7 @@ they mark (nearly) the same rows, so a multi-token sentence or a multi-feature p
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -214,7 +214,21 @@ def structural(features: Sequence[Feature], n: int, *, min_support: int) -> list
         if len(f.tokens) > 1:
             for t in set(f.tokens):
                 phrases.setdefault(t, []).append(f)
-    parent = list(range(len(words)))
+    links = []
+    for a, c, k in zip(a_i[keep].tolist(), c_i[keep].tolist(), shared[keep].tolist(), strict=True):
+        # Words of one phrase share rows because of the phrase: that phrase is the candidate.
+        wa, wc = words[a].name, words[c].name
+        phrase = max((len(f.rows) for f in phrases.get(wa, ()) if wc in f.tokens), default=0)
+        if phrase * 2 < k:
+            links.append((a, c))
+    out.extend(sorted((words[i] for i in part), key=lambda f: f.name) for part in linked_parts(len(words), links))
+    return out
+
+
+def linked_parts(count: int, links: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """The connected parts of two or more of ``count`` items joined by ``links`` (union-find), each part's items in
+    ascending order and the parts ordered by their first item."""
+    parent = list(range(count))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -222,17 +236,12 @@ def structural(features: Sequence[Feature], n: int, *, min_support: int) -> list
             i = parent[i]
         return i
 
-    for a, c, k in zip(a_i[keep].tolist(), c_i[keep].tolist(), shared[keep].tolist(), strict=True):
-        # Words of one phrase share rows because of the phrase: that phrase is the candidate.
-        wa, wc = words[a].name, words[c].name
-        phrase = max((len(f.rows) for f in phrases.get(wa, ()) if wc in f.tokens), default=0)
-        if phrase * 2 < k:
-            parent[root(a)] = root(c)
-    parts: dict[int, list[Feature]] = {}
-    for i in {int(a) for a in a_i[keep]} | {int(c) for c in c_i[keep]}:
-        parts.setdefault(root(i), []).append(words[i])
-    out.extend(sorted(part, key=lambda f: f.name) for part in parts.values() if len(part) > 1)
-    return out
+    for a, b in links:
+        parent[root(a)] = root(b)
+    parts: dict[int, list[int]] = {}
+    for i in range(count):
+        parts.setdefault(root(i), []).append(i)
+    return [part for part in parts.values() if len(part) > 1]
 
 
 def _inside(short: tuple[str, ...], long: tuple[str, ...]) -> bool:

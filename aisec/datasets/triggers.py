@@ -13,7 +13,16 @@ from aisec.datasets.labels import CrossValidated
 from aisec.datasets.profile import Profile, SampleRow
 from aisec.datasets.records import Observation, RowRef, Span
 from aisec.datasets.settings import DatasetSettings
-from aisec.datasets.trigger_candidates import Feature, Group, enriched, group, structural, testable, text_features
+from aisec.datasets.trigger_candidates import (
+    Feature,
+    Group,
+    enriched,
+    group,
+    linked_parts,
+    structural,
+    testable,
+    text_features,
+)
 from aisec.datasets.trigger_confirm import TextModel, Verdict
 from aisec.datasets.trigger_tabular import TableModel, tabular_features
 
@@ -188,14 +197,7 @@ def _unions(groups: Sequence[Group], features: Sequence[Feature], y: npt.NDArray
     phrases = [({t for m in g.members for t in m.tokens}, g.rows) for g in groups
                if any(len(m.tokens) > 1 for m in g.members)]
     n = len(y)
-    parent = list(range(len(words)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    links = []
     for i, a in enumerate(words):
         for j in range(i + 1, len(words)):
             b = words[j]
@@ -208,15 +210,11 @@ def _unions(groups: Sequence[Group], features: Sequence[Feature], y: npt.NDArray
                                      if a.name in tokens and b.name in tokens])
             if both >= max(min_support, COMPANION_MIN_SHARE * min(len(a.rows), len(b.rows))) and phrase * 2 < both and \
                     both * n >= COMPANION_MIN_LIFT * len(a.rows) * len(b.rows):
-                parent[root(i)] = root(j)
-    parts: dict[int, list[Group]] = {}
-    for i, g in enumerate(words):
-        parts.setdefault(root(i), []).append(g)
+                links.append((i, j))
     out = []
     base = np.bincount(y, minlength=classes) / max(n, 1)
-    for part in parts.values():
-        if len(part) < 2:
-            continue
+    for indices in linked_parts(len(words), links):
+        part = [words[i] for i in indices]
         rows = np.unique(np.concatenate([g.rows for g in part]))
         label = part[0].label
         p = _binomial_p(y, rows, label, float(base[label]))
