@@ -243,6 +243,20 @@ def _quality(found: set[int], truth: dict[str, Any]) -> dict[str, Any]:
             "precision_vs_flipped_or_triggered": len(found & (flipped | triggered)) / max(len(found), 1)}
 
 
+def flagged_rows(facts: Any, key: str) -> set[int]:
+    """Rows the facts with ``key`` flag. A per-row signal is one fact per group (for label issues: per given
+    label) located at its first row and listing every row as a related location ``row N``; counting only
+    ``detail["row"]`` saw 2 label issues (recall 0.0007) where there were ~3,000."""
+    rows: set[int] = set()
+    for fact in facts:
+        if fact.key != key:
+            continue
+        if isinstance(fact.detail.get("row"), int):
+            rows.add(int(fact.detail["row"]))
+        rows.update(int(r.message.split()[1]) for r in fact.related if r.message.startswith("row "))
+    return rows
+
+
 def worker_aisec_labels(path: str, truth_path: str) -> dict[str, Any]:
     """aisec's label + trigger rules, with row-level quality against the truth."""
     # The libraries the label and trigger rules load on first use, imported before the clock starts as the Datalab
@@ -262,14 +276,14 @@ def worker_aisec_labels(path: str, truth_path: str) -> dict[str, Any]:
     p = Path(path)
     rows = int(truth["rows"])
     settings = {"model_max_rows": rows, "text_columns": ["text"], "label_column": "label", "id_columns": ["id"],
-                "max_facts_per_signal": rows}
+                "max_facts_per_signal": rows, "max_related_locations": rows}
     base = _peak_mb()
     start, cpu = time.perf_counter(), _cpu()
     ctx = AnalysisContext(path=p.name, limits=Limits(), settings={"dataset": settings}, fs_path=p)
     with FileSource(p, budget=Limits().max_read_bytes) as src:
         facts = list(DatasetAnalyzer().analyze(src, ctx))
     elapsed, cpu = time.perf_counter() - start, _cpu() - cpu
-    found = {int(f.detail["row"]) for f in facts if f.key == "dataset.label_issue"}
+    found = flagged_rows(facts, "dataset.label_issue")
     triggers = [(f.value, f.detail["rows_with_target_label"], f.detail.get("p_value"))
                 for f in facts if f.key == "dataset.backdoor_trigger"]
     return {"seconds": elapsed, "cpu_seconds": cpu, "peak_mb": _peak_mb(), "import_peak_mb": base,

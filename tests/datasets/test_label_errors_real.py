@@ -114,3 +114,19 @@ def test_noise_baseline_follows_the_task_difficulty() -> None:
     assert noise_baseline(s, text=False, error=0.4) == pytest.approx(0.4 * s.label_noise_tabular_error_share)
     assert noise_baseline(s, text=True, error=0.1) == s.label_noise_text_floor
     assert noise_baseline(s, text=True, error=0.4) == pytest.approx(0.4 * s.label_noise_text_error_share)
+
+
+def test_label_benchmark_counts_every_flagged_row(tmp_path: Path) -> None:
+    # bench_datasets' label mode once counted one row per finding (a finding lists every flagged row of its label
+    # as related locations) and reported recall 0.0007 on flips the model finds almost all of.
+    import json
+
+    from benchmarks import bench_datasets
+
+    path = tmp_path / "labelled.jsonl"
+    truth = bench_datasets.make_labelled(path, 2000) | {"rows": 2000}
+    (tmp_path / "truth.json").write_text(json.dumps(truth), encoding="utf-8")
+    result = bench_datasets.worker_aisec_labels(str(path), str(tmp_path / "truth.json"))
+    flipped = len(truth["flipped"])
+    assert result["flipped_recall"] >= 0.9, result
+    assert flipped * 0.9 <= result["label_issues"] <= flipped * 1.3, (flipped, result)
