@@ -205,6 +205,19 @@ def run_hydra(data: bytes) -> list[Fact]:
     return facts
 
 
+def run_model_card(data: bytes) -> list[Fact]:
+    """The model card screens, on the bytes as a README (front matter, library claim) and as a config.json."""
+    facts: list[Fact] = []
+    for name in ("README.md", "config.json"):
+        context = AnalysisContext(path=name, limits=FUZZ_LIMITS, fs_path=FIXTURES / "AISEC-MDL-120" / "fail" /
+                                  "gguf_claim" / name)
+        with contextlib.suppress(ArtifactError):
+            facts.extend(_analyzer("model_card").analyze(BytesSource(data, budget=FUZZ_LIMITS.max_read_bytes),
+                                                         context))
+        check_facts(facts, context.errors)
+    return facts
+
+
 def _hydra_configs() -> list[bytes]:
     """The NeMo/Hydra fixtures' YAML configs (loose ones and those inside .nemo archives), plus alias and tag
     shapes the fixtures do not cover."""
@@ -425,6 +438,10 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target(name="msgpack", run=lambda d: run_analyzer("flax_msgpack", d),
            seeds=lambda: [p.read_bytes() for p in sorted(FIXTURES.glob("AISEC-MDL-09[89]/*/*")) if p.is_file()],
            description="flax/Orbax msgpack walker (extension types, pickles in values)"),
+    Target(name="model_card", run=run_model_card,
+           seeds=lambda: [p.read_bytes() for p in sorted(FIXTURES.glob("AISEC-MDL-1[12][0-9]/*/**/*"))
+                          if p.is_file() and p.suffix in (".md", ".json", ".yaml")],
+           description="model cards and metadata: secrets, URLs, script URIs, YAML front matter, library claims"),
     Target(name="sarif", run=run_sarif, seeds=_sarif, description="baseline SARIF reader"),
     Target(name="bundle", run=run_bundle, seeds=_bundles, description="OMS signature bundle parser"),
     Target(name="sniffed", run=run_sniffed, seeds=lambda: fixture_seeds({k.value for k in ArtifactKind}, limit=40),

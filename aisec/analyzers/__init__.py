@@ -68,6 +68,8 @@ REGISTRY: tuple[Registration, ...] = (
     Registration(module="aisec.analyzers.xml_model", name="XmlModelAnalyzer", kinds=frozenset({K.TEXT})),
     Registration(module="aisec.analyzers.oci", name="OciAnalyzer", kinds=frozenset({K.DIRECTORY, K.TAR})),
     Registration(module="aisec.analyzers.flax_msgpack", name="FlaxMsgpackAnalyzer", kinds=frozenset({K.BINARY})),
+    Registration(module="aisec.analyzers.model_card", name="ModelCardAnalyzer",
+                 kinds=frozenset({K.TEXT, K.JSON, K.CSV, K.JINJA})),
 )
 """Every analyzer aisec runs, in the order it runs them. Register new analyzers here and nowhere else."""
 

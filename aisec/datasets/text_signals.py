@@ -228,6 +228,14 @@ class TextScanner:
         hits.extend(self._plain(text))
         return hits
 
+    def secrets_and_urls(self, text: str) -> list[Hit]:
+        """Only the secret and URL signals of ``text`` (model cards and metadata files, which are not dataset cells)."""
+        text = text[: self.max_chars]
+        hits = list(_urls(text)) if "://" in text else []
+        if _has_any(text, _SECRET_WORDS) or _has_long_token(text):
+            hits.extend(self._secrets(text))
+        return hits
+
     def _plain(self, text: str) -> Iterator[Hit]:
         """Signals that also apply to text decoded from tag characters."""
         if "://" in text:
