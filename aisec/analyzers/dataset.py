@@ -9,15 +9,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from aisec import file_progress
 from aisec.analyzers.base import AnalysisContext
 from aisec.datasets import content_injection, dedup, instruction_triggers, labels, manifest, triggers
+from aisec.datasets.columnar import Block, Columnar, Plan
 from aisec.datasets.limiter import Limiter
 from aisec.datasets.pairs import PairCollector
 from aisec.datasets.profile import Profile
-from aisec.datasets.reading import file_sha256, rows_of
+from aisec.datasets.reading import file_sha256, items_of
 from aisec.datasets.records import Observation, ReadIssue, Row
 from aisec.datasets.role_notice import fact_detail, missing_roles
 from aisec.datasets.roles import infer_roles
@@ -144,10 +145,16 @@ class _Run:
     def stream(self, handle: BinaryIO, kind: ArtifactKind) -> Iterator[Fact]:
         """The single pass: per-cell signals now, statistics accumulated for later."""
         s = self.settings
-        reader, rows = rows_of(handle, kind, settings=s, limits=self.context.limits, issues=self.issues)
-        head: list[tuple[Row, bool]] = [(row, self._cells(row)) for row in itertools.islice(rows, s.role_sample_rows)]
+        columnar = Columnar() if s.columnar and kind is ArtifactKind.JSONL else None
+        reader, rows = items_of(handle, kind, settings=s, limits=self.context.limits, issues=self.issues,
+                                columnar=columnar)
+        # No block comes before the plan is set, so the head is rows only.
+        head: list[tuple[Row, bool]] = [(row, self._cells(row)) for row in
+                                        cast(Iterator[Row], itertools.islice(rows, s.role_sample_rows))]
         roles = infer_roles([r for r, _ in head], s)
         self.profile = Profile(roles, s, typed=kind is not ArtifactKind.CSV, schema_rows=[r for r, _ in head])
+        if columnar is not None:
+            columnar.plan = Plan(roles=roles, schema=self.profile.schema, max_values=s.max_values_per_record)
         if roles.inferred:
             summary = "; ".join(f"{k}: {v}" for k, v in sorted(roles.inferred.items()))
             yield self.context.fact("dataset.roles", summary, text=", ".join(roles.text), label=roles.label or "",
@@ -160,9 +167,15 @@ class _Run:
         for row, flagged in head:
             self.profile.add(row, flagged)
             self.pairs.add(row)
-        for row in rows:
-            self.profile.add(row, self._cells(row))
-            self.pairs.add(row)
+        for item in rows:
+            if isinstance(item, Block):
+                before = self.profile.rows
+                self._block(item)
+                if before // file_progress.EVERY_ROWS != self.profile.rows // file_progress.EVERY_ROWS:
+                    file_progress.report(self.profile.rows, reader.bytes_read)
+                continue
+            self.profile.add(item, self._cells(item))
+            self.pairs.add(item)
             if not self.profile.rows % file_progress.EVERY_ROWS:
                 file_progress.report(self.profile.rows, reader.bytes_read)
         self.rows = self.profile.rows
@@ -170,6 +183,16 @@ class _Run:
             if self._manifest_source() is not None:
                 reader.drain()
             self.sha256, self.size = reader.digest.hexdigest(), reader.bytes_read
+
+    def _block(self, block: Block) -> None:
+        """A block: its Python rows scanned (in row order), then every row of it accounted for."""
+        assert self.profile is not None
+        flagged: dict[int, bool] = {}
+        for position in block.python:
+            row = block.rows[position]
+            flagged[position] = self._cells(row)
+            self.pairs.add(row)
+        self.profile.add_block(block, flagged)
 
     def _cells(self, row: Row) -> bool:
         flagged = False

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from aisec.datasets.json_positions import decoded_offsets, string_spans
 from aisec.datasets.jsonl_reader import flatten_top, string_leaves
 from aisec.datasets.lines import HashingReader
-from aisec.datasets.records import Cell, ReadIssue, Row, Span, utf16_len
+from aisec.datasets.records import Cell, ReadIssue, Row, Span, new_row, utf16_len
 
 WRAPPER_KEYS = frozenset({"data", "rows", "records", "examples", "instances", "items"})
 """Top-level keys whose array value holds the records (``{"data": [...]}``, the usual API/export wrappers)."""
@@ -273,7 +273,7 @@ def _row(element: _Element, index: int, max_values: int, issues: list[ReadIssue]
                                 message=f"record has more than {max_values} values; the rest was not scanned"))
     spans = _Spans(raw)
     cells = [Cell(pointer=p, text=s, locate=_locator(element, raw, spans, p)) for p, s in strings]
-    return Row(index=index, line=element.line, values=flatten_top(record), cells=cells)
+    return new_row(index, element.line, flatten_top(record), cells, True)
 
 
 def read_json_array(reader: HashingReader, *, max_line_bytes: int, max_rows: int, max_values: int,

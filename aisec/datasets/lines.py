@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from aisec.datasets.records import ReadIssue, utf16_len
 
@@ -47,6 +47,18 @@ Screen = Callable[[bytes, "bool | None"], bytearray]
 a per-cell text signal (see ``prescreen``)."""
 
 
+class Taker(Protocol):
+    """Takes the rest of a clean batch (valid UTF-8; no NUL, BOM or CR) as one block instead of line by line."""
+
+    @property
+    def ready(self) -> bool:
+        """False until the consumer can take blocks (e.g. roles are known); lines are yielded one by one until
+        then."""
+
+    def take(self, lines: list[str], data: bytes, number: int, flags: bytearray | None) -> object | None:
+        """A block for ``lines`` (the decoded lines of ``data``, numbered after ``number``), or ``None``."""
+
+
 def physical_lines(reader: HashingReader, *, max_line_bytes: int, issues: list[ReadIssue]) -> Iterator[tuple[int, str]]:
     """Yield ``(line number, decoded text)`` without the terminator; one leading BOM is dropped silently.
 
@@ -58,9 +70,12 @@ def physical_lines(reader: HashingReader, *, max_line_bytes: int, issues: list[R
 
 
 def screened_lines(reader: HashingReader, *, max_line_bytes: int, issues: list[ReadIssue],
-                   screen: Screen | None = None) -> Iterator[tuple[int, str, bool]]:
+                   screen: Screen | None = None, taker: Taker | None = None) -> Iterator[tuple[int, str, bool]]:
     """``physical_lines`` read in large batches, each line with its pre-screen verdict (always True without a
-    screen). A line's issues are appended just before it is yielded, so their order is the line order."""
+    screen). A line's issues are appended just before it is yielded, so their order is the line order.
+
+    With a ``taker``, the rest of a clean batch may come as one ``(last line number, block, True)`` item instead
+    (``block`` is what ``taker.take`` returned, not a string)."""
     number = 0
     carry = b""
     skipping = False  # inside an oversized line whose start was reported: drop bytes up to its newline
@@ -76,7 +91,7 @@ def screened_lines(reader: HashingReader, *, max_line_bytes: int, issues: list[R
         data = carry + block if carry else block
         cut = data.rfind(b"\n") + 1
         carry = data[cut:]
-        for item in _batch(data[:cut], number, max_line_bytes, issues, screen):
+        for item in _batch(data[:cut], number, max_line_bytes, issues, screen, taker):
             number = item[0]
             yield item
         if len(carry) > max_line_bytes:
@@ -84,7 +99,7 @@ def screened_lines(reader: HashingReader, *, max_line_bytes: int, issues: list[R
             issues.append(_oversized(number, max_line_bytes))
             carry, skipping = b"", True
     if carry:
-        yield from _batch(carry, number, max_line_bytes, issues, screen)
+        yield from _batch(carry, number, max_line_bytes, issues, screen, taker)
 
 
 def _oversized(number: int, max_line_bytes: int) -> ReadIssue:
@@ -93,7 +108,7 @@ def _oversized(number: int, max_line_bytes: int) -> ReadIssue:
 
 
 def _batch(data: bytes, number: int, max_line_bytes: int, issues: list[ReadIssue],
-           screen: Screen | None) -> Iterator[tuple[int, str, bool]]:
+           screen: Screen | None, taker: Taker | None = None) -> Iterator[tuple[int, str, bool]]:
     """The lines of ``data`` (whole lines; the last may lack its newline), numbered after ``number``."""
     if not data:
         return
@@ -121,10 +136,19 @@ def _batch(data: bytes, number: int, max_line_bytes: int, issues: list[ReadIssue
     if text.endswith("\n"):
         lines.pop()
     odd = "\x00" in text or "\ufeff" in text or "\r" in text
+    offset = 0
     for i, line in enumerate(lines):
+        if taker is not None and taker.ready and not odd:
+            block = taker.take(lines[i:], data[offset:], number, None if flags is None else flags[i:])
+            if block is not None:
+                yield number + len(lines) - i, block, True  # type: ignore[misc]  # documented: a block, not text
+                return
+            taker = None  # declined: the rest of this batch goes line by line
         number += 1
         if odd or number == 1:
             line = _checked(line.rstrip("\r"), number, issues)
+        if taker is not None:
+            offset += len(line.encode("utf-8")) + 1  # only while the head is read: a few hundred lines
         yield number, line, flags is None or bool(flags[i])
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from aisec.datasets.json_positions import escape_pointer_token
-from aisec.datasets.records import Cell, LazyCells, ReadIssue, Row
+from aisec.datasets.records import Cell, LazyCells, ReadIssue, Row, new_row
 
 BATCH_ROWS = 2048
 """Rows turned into Python objects at once."""
@@ -89,8 +89,7 @@ def read_parquet(handle: BinaryIO, *, max_rows: int, issues: list[ReadIssue], sc
                                                                       "rows; the rest was not read"))
                     return
                 values = {str(k): _scalar(v) for k, v in record.items()}
-                yield Row(index=index, line=None, values=values, cells=_cells(record, index),
-                          scan=flags is None or bool(flags[i]))
+                yield new_row(index, None, values, _cells(record, index), flags is None or bool(flags[i]))
                 index += 1
     except (pa.ArrowException, OSError, ValueError) as exc:
         issues.append(ReadIssue(kind="unparseable", message=f"Parquet file cannot be read: {str(exc)[:200]}"))

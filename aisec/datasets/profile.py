@@ -9,14 +9,19 @@ import random
 import unicodedata
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aisec.datasets.records import Observation, Row, Span
 from aisec.datasets.roles import Roles, as_number
 from aisec.datasets.settings import DatasetSettings
 
+if TYPE_CHECKING:
+    from aisec.datasets.columnar import Block
+
+_Item = TypeVar("_Item", tuple[int, int, int], tuple[float, int, int])
+"""A heap item: (length or number, -row index, line)."""
 MAX_DRIFT_FIELDS = 1000
 """Distinct (field, drift kind) pairs tracked; the rest are counted under field ``*``."""
 MAX_SAMPLE_TEXT = 5000
@@ -182,6 +187,78 @@ class Profile:
             self.sample[j] = sample
             self.text_lengths[j] = len(text)
 
+    def add_block(self, block: Block, flagged: Mapping[int, bool]) -> None:
+        """Account for a block's rows in order: its Python rows through ``add``, the regular rows from its columns
+        (the same statistics; a regular row has no drift, no empty text and is never flagged)."""
+        start = 0
+        for position in (*block.python, block.size):
+            if position > start:
+                self._add_regular(block, start, position)
+            if position < block.size:
+                self.add(block.rows[position], flagged[position])
+            start = position + 1
+
+    def _add_regular(self, block: Block, lo: int, hi: int) -> None:
+        """``add`` for the regular rows ``lo:hi`` of ``block`` (positions), column by column."""
+        s, roles, cap = self.settings, self.roles, self.settings.max_facts_per_signal
+        first = block.first_index + lo
+        labels = block.labels[lo:hi]
+        if not self.label_overflow:
+            limit = 10 * s.label_max_classes
+            if len(self.label_counts) + len(set(labels) - self.label_counts.keys() - {None}) <= limit:
+                self.label_counts.update(label for label in labels if label is not None)
+            else:  # the cap is crossed inside this run: count row by row up to the row that crosses it
+                for label in labels:
+                    if label is None:
+                        continue
+                    self.label_counts[label] += 1
+                    if len(self.label_counts) > limit:
+                        self.label_overflow = True
+                        break
+        room = min(hi - lo, s.dedup_max_rows - len(self.record_hashes))
+        if room > 0:
+            self.record_hashes.extend(block.record_hashes[lo:lo + room])
+            self.feature_hashes.extend(block.feature_hashes[lo:lo + room])
+            index = self.label_index
+            self.label_codes.extend(-1 if label is None else index.setdefault(label, len(index))
+                                    for label in labels[:room])
+            line = block.first_line + lo
+            self.lines.extend(range(line, line + room))
+            self.flags.extend(bytes(room))
+        for name in roles.text:
+            values = block.texts[name][lo:hi]
+            _push_top(self.longest[name], [(len(v), -(first + i), block.first_line + lo + i)
+                                           for i, v in enumerate(values)], cap)
+        numeric = [block.numeric[name][lo:hi] for name in roles.numeric]
+        for name, numbers in zip(roles.numeric, numeric, strict=True):
+            finite = [(n, i) for i, n in enumerate(numbers) if n is not None and math.isfinite(n)]
+            ext = self.numeric_extremes[name]
+            _push_top(ext.high, [(n, -(first + i), block.first_line + lo + i) for n, i in finite], cap)
+            _push_top(ext.low, [(-n, -(first + i), block.first_line + lo + i) for n, i in finite], cap)
+        # The reservoir: rows fill it in order until it holds ``k``; after that each row draws once, in row order.
+        k, n = s.model_max_rows, hi - lo
+        fill = min(max(k - len(self.sample), 0), n)
+        draws = [(i, i) for i in range(fill)]
+        randrange, rows = self._rng.randrange, self.rows
+        draws.extend((i, j) for i in range(fill, n) if (j := randrange(rows + i + 1)) < k)
+        self.rows += n
+        single = roles.text[0] if len(roles.text) == 1 else None
+        for i, j in draws:
+            position = lo + i
+            if single is not None:
+                text = block.texts[single][position][:MAX_SAMPLE_TEXT]
+            else:
+                text = "\n".join(block.texts[name][position] for name in roles.text)[:MAX_SAMPLE_TEXT]
+            row = _new_sample(first + i, block.first_line + position, text, labels[i],
+                              tuple(math.nan if (v := col[i]) is None else v for col in numeric),
+                              tuple(block.categorical[c][position] for c in roles.categorical))
+            if i < fill:
+                self.sample.append(row)
+                self.text_lengths.append(len(text))
+            else:
+                self.sample[j] = row
+                self.text_lengths[j] = len(text)
+
     def _drift(self, row: Row, cap: int) -> None:
         values = row.values
         typed = self.typed
@@ -302,6 +379,24 @@ def _push(heap: list[tuple[float, int, int]], item: tuple[float, int, int], cap:
         heapq.heappush(heap, item)
     elif item > heap[0]:
         heapq.heapreplace(heap, item)
+
+
+def _push_top(heap: list[_Item], items: list[_Item], cap: int) -> None:
+    """``_push`` of every item; only the ``cap`` largest can stay, so only they are pushed."""
+    for item in heapq.nlargest(cap, items) if len(items) > cap else items:
+        if len(heap) < cap:
+            heapq.heappush(heap, item)
+        elif item > heap[0]:
+            heapq.heapreplace(heap, item)
+
+
+def _new_sample(index: int, line: int | None, text: str, label: str | None, numeric: tuple[float, ...],
+                categorical: tuple[str, ...]) -> SampleRow:
+    """``SampleRow(...)`` of a regular (never flagged) row without the frozen dataclass's per-field calls."""
+    row: SampleRow = object.__new__(SampleRow)
+    row.__dict__.update(index=index, line=line, text=text, label=label, numeric=numeric, categorical=categorical,
+                        flagged=False)
+    return row
 
 
 def _pointer(name: str, index: int, line: int | None) -> str:

@@ -9,8 +9,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
+from aisec.datasets.columnar import Block, Columnar
 from aisec.datasets.csv_reader import read_csv
 from aisec.datasets.json_array_reader import read_json_array
 from aisec.datasets.jsonl_reader import read_jsonl
@@ -29,6 +30,13 @@ BUFFER_BYTES = 1024 * 1024
 def rows_of(handle: BinaryIO, kind: ArtifactKind, *, settings: DatasetSettings, limits: Limits,
             issues: list[ReadIssue]) -> tuple[HashingReader, Iterator[Row]]:
     """The hashing reader over ``handle`` and the row iterator for the kind (Parquet reads the handle itself)."""
+    reader, items = items_of(handle, kind, settings=settings, limits=limits, issues=issues, columnar=None)
+    return reader, cast(Iterator[Row], items)  # without ``columnar`` no block is ever yielded
+
+
+def items_of(handle: BinaryIO, kind: ArtifactKind, *, settings: DatasetSettings, limits: Limits,
+             issues: list[ReadIssue], columnar: Columnar | None) -> tuple[HashingReader, Iterator[Row | Block]]:
+    """``rows_of``, and with ``columnar`` (JSON Lines only) blocks of regular rows once its plan is set."""
     reader = HashingReader(handle)
     if kind is ArtifactKind.CSV:
         return reader, read_csv(reader, max_line_bytes=settings.max_line_bytes, max_rows=limits.max_dataset_rows,
@@ -36,7 +44,7 @@ def rows_of(handle: BinaryIO, kind: ArtifactKind, *, settings: DatasetSettings, 
     if kind is ArtifactKind.JSONL:
         return reader, read_jsonl(reader, max_line_bytes=settings.max_line_bytes, max_rows=limits.max_dataset_rows,
                                   max_values=settings.max_values_per_record, issues=issues,
-                                  screen=_screen(settings, json=True))
+                                  screen=_screen(settings, json=True), columnar=columnar)
     if kind is ArtifactKind.PARQUET:
         return reader, read_parquet(handle, max_rows=limits.max_dataset_rows, issues=issues,
                                     screen=settings.prescreen)

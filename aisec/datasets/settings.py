@@ -45,6 +45,9 @@ class DatasetSettings:
     """Characters of one cell scanned by the text rules (the rest is counted, not scanned)."""
     prescreen: bool = True
     """Skip the per-cell scan of CSV/JSONL lines a batch-wide RE2 screen proves signal-free (same findings)."""
+    columnar: bool = True
+    """Read clean JSON Lines batches with pyarrow and build the profile's statistics column by column; only rows
+    the pre-screen passes or that hold something irregular become Python rows (same findings)."""
     role_sample_rows: int = 500
     """Rows read before column roles are inferred."""
     text_min_distinct_ratio: float = 0.5
