@@ -269,3 +269,76 @@ def test_label_noise_is_measured_over_the_whole_shard_group(tmp_path: Path, monk
     rows = _source_lines(found[0], "wine", pattern, 3, header=True)
     assert len(rows & truth) >= 0.8 * len(rows)
     assert _findings(scan(["twin"], policy="audit", jobs=0), "AISEC-DAT-019") == []
+
+
+def _parquet_shards(records: list[dict[str, Any]], folder: Path, n: int = 3) -> None:
+    """``records`` dealt round-robin into ``folder/train-0000{i}-of-0000{n}.parquet`` (one Parquet file each)."""
+    folder.mkdir(parents=True)
+    for i in range(n):
+        part = records[i::n]
+        pq.write_table(pa.table({k: [r[k] for r in part] for k in records[0]}),
+                       folder / f"train-{i:05d}-of-{n:05d}.parquet")
+
+
+def _parquet_rows(finding: Any, folder: str, n: int = 3) -> set[int]:
+    """The related rows of a group finding as 0-based rows of the records before they were dealt."""
+    out = set()
+    for place in finding.related_locations:
+        shard = next(i for i in range(n) if place.location.path == f"{folder}/train-{i:05d}-of-{n:05d}.parquet")
+        out.add(int(place.location.pointer.split("/")[1]) * n + shard)
+    return out
+
+
+def test_parquet_shards_are_one_dataset_for_duplicates_and_conflicts(tmp_path: Path, reviews: list[tuple[str, str]],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # data/train-0000N-of-00003.parquet: a text in shard 0 appears again in shard 2 with the other label, and one
+    # exact duplicate pair sits in shards 1 and 2; neither exists inside any one shard.
+    monkeypatch.chdir(tmp_path)
+    records = [{"text": t, "label": lab} for t, lab in reviews[:300]]
+    text, label = reviews[6]  # row 6: shard 0, row 2
+    records[8] = {"text": text, "label": "rotten" if label == "fresh" else "fresh"}  # shard 2, row 2
+    _parquet_shards(records, tmp_path / "data")
+    report = scan(["data"], policy="audit", jobs=0)
+    conflicts = _findings(report, "AISEC-DAT-020")
+    assert len(conflicts) == 1
+    assert conflicts[0].evidence["dataset_group"] == "data/train-*-of-00003.parquet"
+    assert conflicts[0].evidence["rows"] == "data/train-00000-of-00003.parquet row 2, " \
+                                            "data/train-00002-of-00003.parquet row 2"
+    group = _findings(report, "AISEC-DAT-046")
+    assert [(f.evidence["files"], f.evidence["rows"]) for f in group] == [(3, 300)]
+
+
+def test_a_backdoor_over_parquet_shards_is_found_with_each_row_in_its_shard(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # The BadNets fixture's records (ground truth from its generator) dealt over three Parquet shards: one trigger
+    # finding for the group, every planted row attached at its own shard and row pointer, nothing else.
+    monkeypatch.chdir(tmp_path)
+    source = FIXTURES / "AISEC-DAT-022" / "fail" / "reviews_backdoor.jsonl"
+    records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
+    truth = json.loads((FIXTURES / "datasets-truth" / "truth.json").read_text(encoding="utf-8"))
+    _parquet_shards(records, tmp_path / "data")
+    found = _findings(scan(["data"], policy="audit", jobs=0), "AISEC-DAT-022")
+    assert len(found) == 1 and found[0].severity.rank >= 3
+    assert {r.location.path for r in found[0].related_locations} == {
+        f"data/train-{i:05d}-of-00003.parquet" for i in range(3)}
+    lines = set(truth["reviews_backdoor.jsonl"]["dataset.backdoor_trigger"])  # 1-based lines of the JSONL
+    assert {row + 1 for row in _parquet_rows(found[0], "data")} == lines
+
+
+def test_label_noise_over_parquet_shards_is_reported_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Flipped wine labels dealt over three Parquet shards: one DAT-019 for the group, its rows in every shard and
+    # mostly the flipped ones; the clean twin dealt the same way raises none.
+    monkeypatch.chdir(tmp_path)
+    truth = set(json.loads((FIXTURES / "datasets-truth" / "truth.json").read_text(encoding="utf-8"))
+                ["wine_flipped.csv"]["dataset.label_issue"])  # 1-based lines, header on line 1
+    for name, source in (("wine", "fail/wine_flipped.csv"), ("twin", "pass/wine.csv")):
+        with open(FIXTURES / "AISEC-DAT-019" / source, encoding="utf-8", newline="") as handle:
+            records = [{k: (v if k == "label" else float(v)) for k, v in row.items()} for row in csv.DictReader(handle)]
+        _parquet_shards(records, tmp_path / name)
+    found = _findings(scan(["wine"], policy="audit", jobs=0), "AISEC-DAT-019")
+    assert len(found) == 1
+    assert {r.location.path for r in found[0].related_locations} == {
+        f"wine/train-{i:05d}-of-00003.parquet" for i in range(3)}
+    rows = {row + 2 for row in _parquet_rows(found[0], "wine")}
+    assert len(rows & truth) >= 0.8 * len(rows)
+    assert _findings(scan(["twin"], policy="audit", jobs=0), "AISEC-DAT-019") == []
