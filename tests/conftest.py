@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -46,8 +47,9 @@ SLOW_MODULES: frozenset[str] = frozenset({
 ``--durations``); the detection assertions inside are unchanged."""
 
 
-SHARED_FIXTURES: frozenset[str] = frozenset({"corpus_reports"})
-"""Session fixtures of this file that cost seconds: the modules using one go to one pytest-xdist worker."""
+SHARED_FIXTURES: frozenset[str] = frozenset({"corpus_reports", "corpus_canary", "readme_run"})
+"""Session fixtures of this file that cost seconds (all built by ``corpus_scans``): the modules using one go to one
+pytest-xdist worker together."""
 
 
 def fixture_path(*parts: str) -> Path:
@@ -134,9 +136,8 @@ _SHARED_FIXTURE = re.compile(r"""@pytest\.fixture\(\s*scope\s*=\s*["'](?:module|
 def _module_scope(module: str) -> str | None:
     path = REPO / module
     text = path.read_text(encoding="utf-8") if path.suffix == ".py" and path.is_file() else ""
-    for name in sorted(SHARED_FIXTURES):
-        if re.search(rf"\b{name}\b", text):
-            return name
+    if any(re.search(rf"\b{name}\b", text) for name in SHARED_FIXTURES):
+        return "corpus_scans"
     group = _XDIST_GROUP.search(text)
     if group:
         return group.group(1)
@@ -181,33 +182,78 @@ def canary_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReadmeRun:
+    """The README's first set-up command (its scan step) run as a new user would: a process, from a copy of the
+    checkout's ``fixtures`` folder, with the CLI's default number of workers (one per CPU)."""
+
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    workdir: Path
+    sarif: Path
+
+
+def readme_setup_commands() -> list[str]:
+    """The fenced ``sh`` commands of the README's Set up section, in order."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```sh\n(.*?)\n```", section, re.S)]
+
+
+def _run_readme_scan(workdir: Path) -> ReadmeRun:
+    import shlex
+    import subprocess
+    import sys
+
+    shutil.copytree(REPO / "fixtures", workdir / "fixtures")
+    argv = shlex.split(readme_setup_commands()[0].split("&&")[-1].strip())
+    run = subprocess.run([sys.executable, "-m", "aisec", *argv[1:]], cwd=workdir, capture_output=True, text=True,
+                         check=False)
+    return ReadmeRun(argv=argv, returncode=run.returncode, stdout=run.stdout, stderr=run.stderr, workdir=workdir,
+                     sarif=workdir / "aisec.sarif")
+
+
 @pytest.fixture(scope="session")
-def corpus_scans() -> tuple[dict[int, Any], list[str]]:
-    """Every generated fixture scanned under the default policy from the repository root, in-process (jobs 0),
-    by one worker (1) and by two (2), and what the canary folder, cleared before the scans, holds afterwards.
-    Analyzers run whatever the policy, so these scans reach every parser the audit policy would, in this
-    process and in worker processes. Tests take :func:`corpus_reports` and :func:`corpus_canary`."""
+def corpus_scans(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[int, Any], ReadmeRun, list[str]]:
+    """Every fixture (the README's ``fixtures`` folder) scanned three ways under the default policy: from the
+    repository root in-process (jobs 0) and by one worker process (1), and by the README's own scan command as a
+    process from a copy of the folder (its default: one worker per CPU, two in CI); and what the canary folder,
+    cleared before the scans, holds afterwards. Analyzers run whatever the policy, so these scans reach every parser
+    the audit policy would, in this process and in worker processes. The README run is the third scan rather than a
+    fourth (each costs 15-25 CPU-s). Tests take :func:`corpus_reports`, :func:`readme_run` and
+    :func:`corpus_canary`."""
     from aisec.scan import scan
 
+    workdir = tmp_path_factory.mktemp("clone")
     with pytest.MonkeyPatch.context() as patch, canary_lock():
         patch.chdir(REPO)  # report paths are relative to the working directory
         shutil.rmtree(CANARY, ignore_errors=True)
-        reports = {jobs: scan(["fixtures/generated"], jobs=jobs) for jobs in (0, 1, 2)}
-        return reports, sorted(p.name for p in CANARY.iterdir()) if CANARY.exists() else []
+        reports = {jobs: scan(["fixtures"], jobs=jobs) for jobs in (0, 1)}
+        readme = _run_readme_scan(workdir)
+        return reports, readme, sorted(p.name for p in CANARY.iterdir()) if CANARY.exists() else []
 
 
 @pytest.fixture(scope="session")
-def corpus_reports(corpus_scans: tuple[dict[int, Any], list[str]]) -> dict[int, Any]:
-    """The three whole-corpus reports (about 15 CPU-s of scanning each) by jobs, shared by the tests that assert
-    different things about them: the same report whatever the jobs; deterministic SARIF; no fixture executed."""
+def corpus_reports(corpus_scans: tuple[dict[int, Any], ReadmeRun, list[str]]) -> dict[int, Any]:
+    """The two in-process whole-corpus reports (about 15 CPU-s of scanning each) by jobs (0 and 1), shared by the
+    tests that assert different things about them: the same report whatever the jobs; deterministic SARIF; no
+    fixture executed."""
     return corpus_scans[0]
 
 
 @pytest.fixture(scope="session")
-def corpus_canary(corpus_scans: tuple[dict[int, Any], list[str]]) -> list[str]:
-    """Marker files the fixtures' payloads wrote during the :func:`corpus_reports` scans (none, unless a scan path
-    executed one)."""
+def readme_run(corpus_scans: tuple[dict[int, Any], ReadmeRun, list[str]]) -> ReadmeRun:
+    """The README's scan command run as a process over a copy of ``fixtures`` (see :func:`corpus_scans`)."""
     return corpus_scans[1]
+
+
+@pytest.fixture(scope="session")
+def corpus_canary(corpus_scans: tuple[dict[int, Any], ReadmeRun, list[str]]) -> list[str]:
+    """Marker files the fixtures' payloads wrote during the :func:`corpus_scans` scans (none, unless a scan path
+    executed one)."""
+    return corpus_scans[2]
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CANARY, FIXTURES, REPO, canary_lock
+from tests.conftest import CANARY, FIXTURES, REPO, ReadmeRun, canary_lock
 
 LIVE_FIXTURE = FIXTURES / "AISEC-MDL-001" / "fail" / "os_system_p2.pkl"
 
@@ -21,13 +22,17 @@ def _canary_lock() -> Iterator[None]:
         yield
 
 
-def test_scanning_every_fixture_runs_none_of_them(corpus_reports: dict[int, Any], corpus_canary: list[str]) -> None:
-    """The canary folder was cleared, all of fixtures/generated scanned in-process and by one and two worker
-    processes (the session's ``corpus_reports``), and no marker file appeared."""
-    for jobs in (0, 1, 2):
+def test_scanning_every_fixture_runs_none_of_them(corpus_reports: dict[int, Any], readme_run: ReadmeRun,
+                                                  corpus_canary: list[str]) -> None:
+    """The canary folder was cleared, all of fixtures scanned in-process, by one worker process (the session's
+    ``corpus_reports``) and by the README's command in a new process with a worker per CPU (``readme_run``), and no
+    marker file appeared."""
+    for jobs in (0, 1):
         report = corpus_reports[jobs]
         assert len(report.artifacts) > 100
         assert any(f.rule_id == "AISEC-MDL-001" for f in report.findings)
+    artifacts = json.loads(readme_run.sarif.read_text(encoding="utf-8"))["runs"][0]["artifacts"]
+    assert len(artifacts) > 100 and "AISEC-MDL-001" in readme_run.stdout
     assert corpus_canary == [], f"a scan executed a fixture: {corpus_canary}"
 
 

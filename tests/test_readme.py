@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
-import shlex
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
-from tests.conftest import REPO, check_sarif
-
-
-def _setup_commands() -> list[str]:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Set up", 1)[1].split("\n## ", 1)[0]
-    return [block.strip() for block in re.findall(r"```sh\n(.*?)\n```", section, re.S)]
+from aisec.model import Report
+from aisec.report.sarif import render_sarif
+from tests.conftest import REPO, ReadmeRun, check_sarif, readme_setup_commands, without_times
 
 
-def test_readme_has_exactly_two_setup_commands() -> None:
-    commands = _setup_commands()
+def test_readme_has_exactly_tworeadme_setup_commands() -> None:
+    commands = readme_setup_commands()
     assert len(commands) == 2
     assert all("\n" not in c for c in commands)
     assert "pip install ." in commands[0] and "aisec scan fixtures" in commands[0] and "aisec.sarif" in commands[0]
@@ -32,25 +23,24 @@ def test_ci_runs_the_readme_test_command() -> None:
 
     run = subprocess.run(["bash", str(REPO / ".ci" / "run")], env={**os.environ, "AISEC_CI_PRINT_ONLY": "1"},
                          capture_output=True, text=True, check=True)
-    assert run.stdout == _setup_commands()[1]
+    assert run.stdout == readme_setup_commands()[1]
 
 
-def test_main_job_scans_fixtures_and_writes_valid_sarif(tmp_path: Path) -> None:
-    """Command 1 after its install step: run from a copy of the checkout, as a new user would."""
-    workdir = tmp_path / "clone"
-    shutil.copytree(REPO / "fixtures", workdir / "fixtures")
-    scan_part = _setup_commands()[0].split("&&")[-1].strip()
-    argv = shlex.split(scan_part)
-    assert argv[0].endswith("aisec")
-    run = subprocess.run([sys.executable, "-m", "aisec", *argv[1:]], cwd=workdir, capture_output=True, text=True,
-                         check=False)
-    assert run.returncode in (1, 2), run.stderr
-    assert "AISEC-MDL-001" in run.stdout and " scanned, " in run.stdout
-    log = json.loads((workdir / "aisec.sarif").read_text(encoding="utf-8"))
-    code, output = check_sarif(workdir / "aisec.sarif")
+def test_main_job_scans_fixtures_and_writes_valid_sarif(readme_run: ReadmeRun,
+                                                        corpus_reports: dict[int, Report]) -> None:
+    """Command 1 after its install step, run as a process from a copy of the checkout as a new user would (the
+    session's ``readme_run``, one of the three whole-corpus scans): it reports, writes valid SARIF, and that SARIF is
+    the in-process scan's of the same folder."""
+    assert readme_run.argv[0].endswith("aisec")
+    assert readme_run.returncode in (1, 2), readme_run.stderr
+    assert "AISEC-MDL-001" in readme_run.stdout and " scanned, " in readme_run.stdout
+    text = readme_run.sarif.read_text(encoding="utf-8")
+    log = json.loads(text)
+    code, output = check_sarif(readme_run.sarif)
     assert code == 0, output
     assert all(not r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].startswith("/")
                for r in log["runs"][0]["results"])
+    assert without_times(text) == without_times(render_sarif(corpus_reports[0]))
 
 
 def test_readme_documents_every_exit_code_and_scan_option() -> None:

@@ -11,7 +11,7 @@ import pytest
 from aisec.model import Report
 from aisec.report.sarif import render_sarif
 from aisec.scan import scan
-from tests.conftest import REPO, check_sarif, fixture_path
+from tests.conftest import REPO, ReadmeRun, check_sarif, fixture_path
 
 
 def _reports(tmp_path: Path) -> dict[str, Report]:
@@ -104,7 +104,7 @@ def test_suppressed_findings_are_left_out(reports: dict[str, Report]) -> None:
     assert run["properties"]["aisec/suppressedCount"] == len(report.suppressed)
 
 
-def test_output_is_deterministic_apart_from_times(corpus_reports: dict[int, Report]) -> None:
+def test_output_is_deterministic_apart_from_times(corpus_reports: dict[int, Report], readme_run: ReadmeRun) -> None:
     def strip(text: str) -> dict[str, Any]:
         log = json.loads(text)
         for inv in log["runs"][0]["invocations"]:
@@ -112,8 +112,9 @@ def test_output_is_deterministic_apart_from_times(corpus_reports: dict[int, Repo
             inv.pop("endTimeUtc", None)
         return log
 
-    # Two separate scans of every fixture (one and two workers; tests/conftest.py scans once for the suite).
-    first = render_sarif(corpus_reports[2])
+    # Two separate scans of every fixture (the README's command with a worker per CPU, as a process, and one
+    # worker; tests/conftest.py scans once for the suite).
+    first = readme_run.sarif.read_text(encoding="utf-8")
     second = render_sarif(corpus_reports[1])
     assert strip(first) == strip(second)
     fingerprints = [r["partialFingerprints"]["aisecFinding/v1"] for r in json.loads(first)["runs"][0]["results"]]
