@@ -171,6 +171,7 @@ class _Run:
             if isinstance(item, Block):
                 before = self.profile.rows
                 self._block(item)
+                del item  # not held while the reader builds the next block (memory stays one block)
                 if before // file_progress.EVERY_ROWS != self.profile.rows // file_progress.EVERY_ROWS:
                     file_progress.report(self.profile.rows, reader.bytes_read)
                 continue

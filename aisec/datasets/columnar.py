@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,10 +64,27 @@ class Block:
     labels: list[str | None] = field(default_factory=list)
     record_hashes: list[int] = field(default_factory=list)
     feature_hashes: list[int] = field(default_factory=list)
-    texts: dict[str, list[str]] = field(default_factory=dict)
-    numeric: dict[str, list[float | None]] = field(default_factory=dict)
-    categorical: dict[str, list[str]] = field(default_factory=dict)
     """Per position, as ``Profile.add`` would derive them (meaningless at ``python`` positions)."""
+    lengths: dict[str, Any] = field(default_factory=dict)
+    """Per text column, a numpy array of each value's length in characters."""
+    numbers: dict[str, Any] = field(default_factory=dict)
+    """Per numeric column, a numpy float array: ``as_number`` of each value, NaN for ``None``."""
+    columns: dict[str, Any] = field(default_factory=dict)
+    """The Arrow columns the sample reads from (text and categorical ones), for the few rows it keeps."""
+
+    def sample_values(self, positions: list[int], text: tuple[str, ...],
+                      categorical: tuple[str, ...]) -> tuple[list[str], list[tuple[str, ...]]]:
+        """For the sampled ``positions``: the joined text (as ``Profile.add`` joins it) and the categorical
+        values (``str`` of each, ``""`` for a column the block does not hold)."""
+        import pyarrow as pa
+
+        index = pa.array(positions, type=pa.int64())
+        texts = [self.columns[name].take(index).to_pylist() for name in text]
+        joined = texts[0] if len(texts) == 1 else ["\n".join(parts) for parts in zip(*texts, strict=True)] \
+            if texts else [""] * len(positions)
+        cats = [[str(v) for v in self.columns[name].take(index).to_pylist()] if name in self.columns else
+                [""] * len(positions) for name in categorical]
+        return joined, list(zip(*cats, strict=True)) if cats else [()] * len(positions)
 
 
 def _row_hashes(keys: list[str], values: list[list[str]], size: int) -> list[int]:
@@ -190,6 +208,8 @@ def _normalised(column: Any, kind: str) -> list[str]:
 
 
 def _fill(block: Block, table: Any, kinds: dict[str, str], roles: Roles) -> None:
+    import pyarrow.compute as pc
+
     names = [n for n in table.column_names if n in kinds]  # regular rows lack the unknown fields
     columns = dict(zip(table.column_names, table.columns, strict=True))
     ids = frozenset(roles.ids)
@@ -208,10 +228,21 @@ def _fill(block: Block, table: Any, kinds: dict[str, str], roles: Roles) -> None
     else:
         block.labels.extend([None] * block.size)
     for name in roles.text:
-        block.texts[name] = columns[name].to_pylist()
-    for name in roles.numeric:
-        block.numeric[name] = [as_number(v) for v in columns[name].to_pylist()] if name in kinds else \
-            [None] * block.size
+        block.columns[name] = columns[name]
+        block.lengths[name] = pc.utf8_length(columns[name]).to_numpy(zero_copy_only=False)
     for name in roles.categorical:
-        block.categorical[name] = [str(v) for v in columns[name].to_pylist()] if name in kinds else \
-            [""] * block.size
+        if name in kinds:
+            block.columns[name] = columns[name]
+    for name in roles.numeric:
+        block.numbers[name] = _numbers(columns[name] if name in kinds else None, kinds.get(name), block.size)
+
+
+def _numbers(column: Any, kind: str | None, size: int) -> Any:
+    """``as_number`` of each value as a numpy float array (NaN for ``None``)."""
+    import numpy as np
+    import pyarrow as pa
+    if kind == "number":
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if kind == "string":
+        return np.array([math.nan if (n := as_number(v)) is None else n for v in column.to_pylist()], dtype=float)
+    return np.full(size, math.nan)  # booleans are no numbers; a column the block lacks is missing everywhere

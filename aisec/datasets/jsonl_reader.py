@@ -87,6 +87,7 @@ def read_jsonl(reader: HashingReader, *, max_line_bytes: int, max_rows: int, max
             if state is not None:
                 state.index, state.lines, state.flags = index, [], bytearray()
             yield block
+            del block, text  # not held while the next block is built
             continue
         if text[:1] != "{" and not text.strip():
             continue

@@ -94,6 +94,7 @@ def screened_lines(reader: HashingReader, *, max_line_bytes: int, issues: list[R
         for item in _batch(data[:cut], number, max_line_bytes, issues, screen, taker):
             number = item[0]
             yield item
+            del item  # a block is not held while the next batch is read
         if len(carry) > max_line_bytes:
             number += 1
             issues.append(_oversized(number, max_line_bytes))

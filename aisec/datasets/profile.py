@@ -11,7 +11,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from aisec.datasets.records import Observation, Row, Span
 from aisec.datasets.roles import Roles, as_number
@@ -20,8 +20,6 @@ from aisec.datasets.settings import DatasetSettings
 if TYPE_CHECKING:
     from aisec.datasets.columnar import Block
 
-_Item = TypeVar("_Item", tuple[int, int, int], tuple[float, int, int])
-"""A heap item: (length or number, -row index, line)."""
 MAX_DRIFT_FIELDS = 1000
 """Distinct (field, drift kind) pairs tracked; the rest are counted under field ``*``."""
 MAX_SAMPLE_TEXT = 5000
@@ -225,16 +223,14 @@ class Profile:
             line = block.first_line + lo
             self.lines.extend(range(line, line + room))
             self.flags.extend(bytes(room))
+        line0 = block.first_line + lo
         for name in roles.text:
-            values = block.texts[name][lo:hi]
-            _push_top(self.longest[name], [(len(v), -(first + i), block.first_line + lo + i)
-                                           for i, v in enumerate(values)], cap)
-        numeric = [block.numeric[name][lo:hi] for name in roles.numeric]
-        for name, numbers in zip(roles.numeric, numeric, strict=True):
-            finite = [(n, i) for i, n in enumerate(numbers) if n is not None and math.isfinite(n)]
+            _push_top(self.longest[name], _top_items(block.lengths[name][lo:hi], first, line0, cap), cap)
+        for name in roles.numeric:
+            numbers = block.numbers[name][lo:hi]
             ext = self.numeric_extremes[name]
-            _push_top(ext.high, [(n, -(first + i), block.first_line + lo + i) for n, i in finite], cap)
-            _push_top(ext.low, [(-n, -(first + i), block.first_line + lo + i) for n, i in finite], cap)
+            _push_top(ext.high, _top_items(numbers, first, line0, cap), cap)
+            _push_top(ext.low, _top_items(-numbers, first, line0, cap), cap)
         # The reservoir: rows fill it in order until it holds ``k``; after that each row draws once, in row order.
         k, n = s.model_max_rows, hi - lo
         fill = min(max(k - len(self.sample), 0), n)
@@ -242,16 +238,14 @@ class Profile:
         randrange, rows = self._rng.randrange, self.rows
         draws.extend((i, j) for i in range(fill, n) if (j := randrange(rows + i + 1)) < k)
         self.rows += n
-        single = roles.text[0] if len(roles.text) == 1 else None
-        for i, j in draws:
-            position = lo + i
-            if single is not None:
-                text = block.texts[single][position][:MAX_SAMPLE_TEXT]
-            else:
-                text = "\n".join(block.texts[name][position] for name in roles.text)[:MAX_SAMPLE_TEXT]
-            row = _new_sample(first + i, block.first_line + position, text, labels[i],
-                              tuple(math.nan if (v := col[i]) is None else v for col in numeric),
-                              tuple(block.categorical[c][position] for c in roles.categorical))
+        if not draws:
+            return
+        texts, categorical = block.sample_values([lo + i for i, _ in draws], roles.text, roles.categorical)
+        numeric = [block.numbers[name][lo:hi].tolist() for name in roles.numeric]
+        for (i, j), text, cats in zip(draws, texts, categorical, strict=True):
+            text = text[:MAX_SAMPLE_TEXT]
+            row = _new_sample(first + i, line0 + i, text, labels[i],
+                              tuple(math.nan if (v := col[i]) != v else v for col in numeric), cats)
             if i < fill:
                 self.sample.append(row)
                 self.text_lengths.append(len(text))
@@ -381,13 +375,24 @@ def _push(heap: list[tuple[float, int, int]], item: tuple[float, int, int], cap:
         heapq.heapreplace(heap, item)
 
 
-def _push_top(heap: list[_Item], items: list[_Item], cap: int) -> None:
+def _push_top(heap: list[Any], items: list[tuple[Any, int, int]], cap: int) -> None:
     """``_push`` of every item; only the ``cap`` largest can stay, so only they are pushed."""
     for item in heapq.nlargest(cap, items) if len(items) > cap else items:
         if len(heap) < cap:
             heapq.heappush(heap, item)
         elif item > heap[0]:
             heapq.heapreplace(heap, item)
+
+
+def _top_items(values: Any, first: int, line: int, cap: int) -> list[tuple[Any, int, int]]:
+    """``(value, -index, line)`` of the finite values of a numpy array (row ``i`` is index ``first + i`` on line
+    ``line + i``), only those that can be among the ``cap`` largest."""
+    import numpy as np
+    keep = np.flatnonzero(np.isfinite(values))
+    if len(keep) > cap:
+        cut = np.partition(values[keep], len(keep) - cap)[len(keep) - cap]
+        keep = keep[values[keep] >= cut]
+    return [(v, -(first + i), line + i) for i, v in zip(keep.tolist(), values[keep].tolist(), strict=True)]
 
 
 def _new_sample(index: int, line: int | None, text: str, label: str | None, numeric: tuple[float, ...],
