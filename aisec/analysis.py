@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -141,6 +140,8 @@ def _run(analyzers: Sequence[Analyzer], source: Source, context: AnalysisContext
         except MemoryError:
             context.error("limit", f"{name}: ran out of memory", location=context.at(), limit="max_read_bytes")
         except Exception as exc:
+            import traceback  # only an analyzer bug pays for it
+
             last = traceback.extract_tb(exc.__traceback__)[-1]
             context.error("internal", f"{name}: {type(exc).__name__}: {exc} ({Path(last.filename).name}:"
                           f"{last.lineno})", location=context.at())

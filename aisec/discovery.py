@@ -6,7 +6,6 @@ import hashlib
 import io
 import os
 import stat
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,6 +252,8 @@ def sha256_of(fs_path: Path, limits: Limits) -> str:
 
 def zip_names(handle: io.BufferedReader | io.BytesIO, limits: Limits) -> tuple[str, ...]:
     """Member names from a zip's central directory (empty if it cannot be read)."""
+    import zipfile  # ~17 M instructions: only a scan that meets a zip pays for it
+
     try:
         handle.seek(0)
         with zipfile.ZipFile(handle) as archive:

@@ -16,7 +16,6 @@ import signal
 import struct
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -105,6 +104,8 @@ class ForkedProcess:
                 code = 0
             except BaseException:
                 with contextlib.suppress(Exception):
+                    import traceback  # a worker that crashed only
+
                     traceback.print_exc()
                     sys.stderr.flush()
             finally:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """``" (did you mean 'x'?)"`` for the closest known name, or ``""`` when none is close."""
+    import difflib  # only a misspelt key pays for it
+
     choices = sorted(set(known))
     close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
     if not close:

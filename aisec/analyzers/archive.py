@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import tarfile
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from aisec.analyzers.base import AnalysisContext
 from aisec.analyzers.members import BombError, SliceSource, inflate
@@ -19,6 +18,9 @@ from aisec.errors import LimitExceeded
 from aisec.model import ArtifactKind, Fact
 from aisec.sniff import classify_zip
 from aisec.source import BytesSource, Source, buffered
+
+if TYPE_CHECKING:
+    import tarfile
 
 _TENSOR_DATA = re.compile(r"^(?:[^/]*/)?data/\d+$")
 _TORCHSCRIPT_CODE = re.compile(r"^(?:[^/]*/)?code/.+\.py$")
@@ -256,6 +258,8 @@ class TarArchiveAnalyzer:
 
     def analyze(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
         """Read headers with ``tarfile`` (headers only: member data stays on disk until analyzed)."""
+        import tarfile  # with shutil, bz2, lzma behind it: a zip or pickle scan (this module) does not need it
+
         stream = buffered(source)
         try:
             archive = tarfile.TarFile(fileobj=cast(IO[bytes], stream), mode="r")

@@ -9,7 +9,6 @@ import contextlib
 import json
 import lzma
 import re
-import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -105,6 +104,8 @@ def _h5_config(source: Source, context: AnalysisContext) -> Any:
 
 
 def _zip_config(source: Source, context: AnalysisContext) -> Any:
+    import zipfile  # only a .keras archive pays for it (this analyzer also reads every config.json)
+
     try:
         with zipfile.ZipFile(buffered(source)) as archive:
             try:

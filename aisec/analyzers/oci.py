@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tarfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, cast
@@ -96,6 +95,8 @@ class OciAnalyzer:
                                                 f"blobs/{algorithm}/{hexdigest}", context)))
 
     def _tar(self, source: Source, context: AnalysisContext) -> Iterator[Fact]:
+        import tarfile  # only a tar pays for it (a folder scan runs this analyzer on every folder)
+
         stream = buffered(source)
         try:
             archive = tarfile.TarFile(fileobj=cast(IO[bytes], stream), mode="r")

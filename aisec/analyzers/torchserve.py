@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import re
-import tarfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from functools import partial
@@ -157,6 +156,8 @@ def _zip_files(source: Source, context: AnalysisContext) -> dict[str, Reader]:
 
 
 def _tar_files(source: Source, context: AnalysisContext) -> dict[str, Reader]:
+    import tarfile  # only a tar .mar pays for it (a folder scan runs this analyzer on every folder)
+
     files: dict[str, Reader] = {}
     try:
         archive = tarfile.TarFile(fileobj=cast(IO[bytes], buffered(source)), mode="r")
