@@ -24,6 +24,7 @@ from aisec.discovery import Discovered
 from aisec.engine.evaluate import BoundRule
 from aisec.engine.policy import Policy
 from aisec.forked import Channel, ForkedProcess, wait
+from aisec.threads import cap_native_threads
 
 Progress = Callable[[ArtifactResult], None]
 """Called in the parent once per finished artifact (in completion order). A progress object may also have
@@ -100,6 +101,7 @@ class _Worker:
 def _worker_main(conn: Channel, rules: Sequence[BoundRule], policy: Policy, counter: mmap.mmap) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     _cap_memory(policy.limits.max_worker_memory_bytes)
+    cap_native_threads()
 
     def report(rows: int, bytes_read: int) -> None:
         _COUNTER.pack_into(counter, 0, rows, bytes_read)

@@ -27,6 +27,7 @@ from aisec.discovery import Discovered
 from aisec.engine.evaluate import BoundRule
 from aisec.engine.policy import Policy
 from aisec.executor import _cap_memory
+from aisec.threads import cap_native_threads
 
 Configuration = tuple[Sequence[BoundRule], Policy]
 """The rules and the policy a task analyses under (one object per scan on a worker)."""
@@ -169,6 +170,7 @@ def _serve(from_parent: int, to_parent: int, rules: Sequence[BoundRule], policy:
         with contextlib.suppress(ValueError):  # the forking thread may not count as Python's main thread
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         _cap_memory(policy.limits.max_worker_memory_bytes)
+        cap_native_threads()
         file_progress.set_sink(None)
         while True:
             header = _read_exact(from_parent, _HEADER)
