@@ -105,10 +105,10 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _report(folder: Path, columnar: bool, extra: str) -> dict[str, Any]:
+def _report(folder: Path, columnar: bool, extra: str, head: int = SMALL_HEAD) -> dict[str, Any]:
     policy = folder / f"p-{columnar}.yaml"
     policy.write_text(f"name: p\nextends: audit\nsettings:\n  dataset:\n    columnar: {str(columnar).lower()}\n"
-                      f"    role_sample_rows: {SMALL_HEAD}\n{extra}", encoding="utf-8")
+                      f"    role_sample_rows: {head}\n{extra}", encoding="utf-8")
     document: dict[str, Any] = json.loads(render_json(scan([folder / "data"], policy=policy, jobs=0)))
     document.pop("started_utc"), document.pop("finished_utc")
     document.pop("policy", None)
@@ -198,3 +198,34 @@ def test_the_reader_hands_blocks_only_after_the_plan(tmp_path: Path) -> None:
         rest = list(items)
     assert [r.index for r in head] == list(range(10))  # type: ignore[union-attr]
     assert len(rest) == 1 and rest[0].first_index == 10 and rest[0].size == 90  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_poisonbench_text_files_as_json_lines_report_the_same(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Published attacks on real reviews and speeches (poisonbench's generator, seed 1, not the held-out seed),
+    # written as JSON Lines: default settings, whole reports compared, blocks really taken.
+    import csv
+
+    from aisec.datasets import jsonl_reader
+    from benchmarks.poisonbench.generate import generate
+
+    generate(tmp_path / "pb", rows=1000, seed=1, families=("badnets", "label_flip_uniform", "prompt_injection"),
+             rates=(0.1,), datasets=("reviews", "speeches"))
+    data = tmp_path / "data"
+    data.mkdir()
+    for path in sorted((tmp_path / "pb").glob("*/*/*.csv")):
+        with open(path, encoding="utf-8", newline="") as handle:
+            _write(data / "_".join(path.parts[-3:]).replace(".csv", ".jsonl"), list(csv.DictReader(handle)))
+    built: list[Any] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        built.append(build_block(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(jsonl_reader, "build_block", spy)
+    slow, fast = _report(tmp_path, False, "", head=500), _report(tmp_path, True, "", head=500)
+    taken = [b for b in built if b is not None]
+    assert len(taken) >= 8 and sum(b.size - len(b.python) for b in taken) > 8 * 400
+    assert len(slow["findings"]) > 10
+    assert json.dumps(fast, sort_keys=True) == json.dumps(slow, sort_keys=True)
