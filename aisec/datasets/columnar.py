@@ -82,8 +82,8 @@ class Block:
         texts = [self.columns[name].take(index).to_pylist() for name in text]
         joined = texts[0] if len(texts) == 1 else ["\n".join(parts) for parts in zip(*texts, strict=True)] \
             if texts else [""] * len(positions)
-        cats = [[str(v) for v in self.columns[name].take(index).to_pylist()] if name in self.columns else
-                [""] * len(positions) for name in categorical]
+        cats = [["" if v is None else str(v) for v in self.columns[name].take(index).to_pylist()]
+                if name in self.columns else [""] * len(positions) for name in categorical]
         return joined, list(zip(*cats, strict=True)) if cats else [()] * len(positions)
 
 
@@ -96,6 +96,26 @@ def _row_hashes(keys: list[str], values: list[list[str]], size: int) -> list[int
     template = "\x1f".join(k.replace("{", "{{").replace("}", "}}") + "\x1e{}" for k in keys)
     return [number(blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
             for text in map(template.format, *values)]
+
+
+def _hashes_by_presence(keys: list[str], values: list[list[str]], absent: dict[str, Any], size: int) -> list[int]:
+    """``_row_hashes`` where rows that lack optional fields hash only the fields they hold (rows grouped by which
+    of ``keys`` they lack)."""
+    import numpy as np
+    lacking = [k for k in keys if k in absent and absent[k].any()]
+    if not lacking:
+        return _row_hashes(keys, values, size)
+    pattern = np.zeros(size, dtype=np.int64)
+    for bit, name in enumerate(lacking):
+        pattern |= absent[name].astype(np.int64) << bit
+    out = [0] * size
+    for code in np.unique(pattern).tolist():
+        rows = np.flatnonzero(pattern == code).tolist()
+        held = [j for j, k in enumerate(keys) if k not in lacking or not code >> lacking.index(k) & 1]
+        hashes = _row_hashes([keys[j] for j in held], [[values[j][i] for i in rows] for j in held], len(rows))
+        for i, h in zip(rows, hashes, strict=True):
+            out[i] = h
+    return out
 
 
 def build_block(data: bytes, lines: int, *, first_index: int, first_line: int, flags: bytearray,
@@ -146,22 +166,26 @@ def build_block(data: bytes, lines: int, *, first_index: int, first_line: int, f
     if any(kinds.get(n) != "string" for n in roles.text):
         return None
     python = np.frombuffer(bytes(flags), dtype=np.uint8).astype(bool)
-    if unknown:
+    starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A) + 1))
+    for name in unknown:
         # A field the schema does not know is drift in every row that has it, null or not; Arrow reads a missing
         # field as null, so every line that names it (as a key or anywhere else) goes the Python way.
-        starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A) + 1))
-        for name in unknown:
-            key = json.dumps(name).encode()
-            at = data.find(key)
-            while at >= 0:
-                python[np.searchsorted(starts, at, side="right") - 1] = True
-                at = data.find(key, at + 1)
+        python |= _naming(data, starts, name)
+    absent: dict[str, Any] = {}
     for name, column in zip(names, table.columns, strict=True):
         if name in unknown:
             continue
         expected = schema[name][0]
         if column.null_count:
-            python |= _bools(column.is_null())
+            nulls = _bools(column.is_null())
+            if schema[name][1] < 0.99 and name not in roles.text and _PLAIN_KEY.fullmatch(name):
+                # An optional field: a null row whose line never names it lacks it (no drift, not hashed); one
+                # that names it may hold an explicit null and goes the Python way.
+                named = _naming(data, starts, name)
+                python |= nulls & named
+                absent[name] = nulls & ~named
+            else:
+                python |= nulls
         if kinds[name] == "string":
             looks = pc.and_(pc.or_(pc.starts_with(column, "{"), pc.starts_with(column, "[")),
                             pc.or_(pc.ends_with(column, "}"), pc.ends_with(column, "]")))
@@ -175,12 +199,24 @@ def build_block(data: bytes, lines: int, *, first_index: int, first_line: int, f
                 python |= _bools(pc.match_substring_regex(column, _BLANK))
         elif expected not in ("null", kinds[name]):
             return None
-    if python.all():
+    if python.all() or len(absent) > 60:  # (rows are grouped by a bit per optional field)
         return None
     block = Block(first_index=first_index, first_line=first_line, size=lines,
                   python=tuple(np.flatnonzero(python).tolist()))
-    _fill(block, table, kinds, roles)
+    _fill(block, table, kinds, roles, absent)
     return block
+
+
+def _naming(data: bytes, starts: Any, name: str) -> Any:
+    """A numpy bool per line of ``data`` (lines begin at ``starts``): whether the line holds ``"name"``."""
+    import numpy as np
+    found = np.zeros(len(starts) - (1 if data.endswith(b"\n") else 0), dtype=bool)
+    key = json.dumps(name).encode()
+    at = data.find(key)
+    while at >= 0:
+        found[np.searchsorted(starts, at, side="right") - 1] = True
+        at = data.find(key, at + 1)
+    return found
 
 
 def _bools(array: Any) -> Any:
@@ -207,7 +243,7 @@ def _normalised(column: Any, kind: str) -> list[str]:
     return out
 
 
-def _fill(block: Block, table: Any, kinds: dict[str, str], roles: Roles) -> None:
+def _fill(block: Block, table: Any, kinds: dict[str, str], roles: Roles, absent: dict[str, Any]) -> None:
     import pyarrow.compute as pc
 
     names = [n for n in table.column_names if n in kinds]  # regular rows lack the unknown fields
@@ -215,16 +251,17 @@ def _fill(block: Block, table: Any, kinds: dict[str, str], roles: Roles) -> None
     ids = frozenset(roles.ids)
     keys = sorted(n for n in names if n not in ids)
     values = [_normalised(columns[k], kinds[k]) for k in keys]
-    block.record_hashes.extend(_row_hashes(keys, values, block.size))
+    block.record_hashes.extend(_hashes_by_presence(keys, values, absent, block.size))
     if roles.label in keys:
         at = keys.index(roles.label)
-        block.feature_hashes.extend(_row_hashes(keys[:at] + keys[at + 1:], values[:at] + values[at + 1:],
-                                                block.size))
+        block.feature_hashes.extend(_hashes_by_presence(keys[:at] + keys[at + 1:], values[:at] + values[at + 1:],
+                                                        absent, block.size))
     else:
         block.feature_hashes.extend(block.record_hashes)
     label = roles.label
     if label is not None and label in kinds:
-        block.labels.extend(str(v) for v in columns[label].to_pylist())
+        # A regular row's null label is a missing one (explicit nulls went the Python way).
+        block.labels.extend(None if v is None else str(v) for v in columns[label].to_pylist())
     else:
         block.labels.extend([None] * block.size)
     for name in roles.text:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from aisec.datasets.columnar import Columnar, Plan, build_block
+from aisec.datasets.profile import _hash64, _norm
 from aisec.datasets.roles import Roles
 from aisec.report.json import render_json
 from aisec.scan import scan
@@ -37,8 +38,14 @@ def _irregular(rng: random.Random, texts: list[str], n: int, *, mixed: bool) -> 
         record: dict[str, Any] = {"id": i, "text": text, "label": "fresh" if i % 3 else "rotten",
                                   "score": round(rng.uniform(0, 10), 3) + 0.0005, "seen": bool(i % 2),
                                   "source": rng.choice(["web", "print", "tv"])}
+        if rng.random() < 0.5:  # optional fields: absent from many rows, which stay regular
+            record["note"] = rng.choice(["seen twice", "Seen  Twice", "late show"])
+        if rng.random() < 0.3:
+            record["rank"] = rng.randint(1, 5) if mixed else rng.random() + 1.0001
         roll = rng.random()
-        if roll < 0.02:
+        if roll < 0.01:
+            record["note"] = None  # an explicit null of an optional field: Python way
+        elif roll < 0.02:
             record["score"] = None  # a null: same place as a missing field in Arrow, not in the profile
         elif roll < 0.04:
             del record["score"]
@@ -155,8 +162,14 @@ def test_blocks_take_regular_rows_and_leave_the_rest_to_python() -> None:
     schema = {"text": ("string", 1.0), "label": ("string", 1.0), "z": ("number", 0.1)}
     block = build_block(data, len(rows), first_index=10, first_line=12, flags=bytearray(6), plan=_plan(schema))
     assert block is not None and (block.first_index, block.first_line, block.size) == (10, 12, 6)
-    # null label, empty text, and every row of a batch holding ``z`` lacks or nulls it elsewhere
-    assert block.python == (0, 1, 2, 3, 5)
+    # the null label and the empty text; ``z`` is optional (presence 0.1), so rows whose line never names it lack it
+    assert block.python == (1, 3)
+    for position in (0, 2, 4, 5):  # each regular row hashes exactly the fields it holds, as Profile.add does
+        parts = [f"{k}\x1e{_norm(v)}" for k, v in sorted(rows[position].items())]
+        assert block.record_hashes[position] == _hash64("\x1f".join(parts))
+    strict = {**schema, "z": ("number", 1.0)}  # present in every first row: its absence is drift, the Python way
+    block = build_block(data, len(rows), first_index=0, first_line=1, flags=bytearray(6), plan=_plan(strict))
+    assert block is not None and block.python == (0, 1, 2, 3, 5)
     candidate = bytearray(6)
     candidate[0] = 1
     no_z = [r for r in rows if "z" not in r]
