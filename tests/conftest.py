@@ -103,6 +103,34 @@ def check_sarif(path: Path) -> tuple[int, str]:
     return int(code), out.getvalue()
 
 
+def _slow_is_deselected(config: pytest.Config) -> bool:
+    """Whether ``-m`` deselects every test marked ``slow`` whatever its other marks (``-m "not slow"``)."""
+    markexpr = config.getoption("markexpr", "") or ""
+    if not markexpr:
+        return False
+    from _pytest.mark.expression import Expression
+
+    expression = Expression.compile(markexpr)
+
+    def with_slow(others: bool) -> bool:
+        return expression.evaluate(lambda name, **_kwargs: name == "slow" or others)
+
+    return not with_slow(False) and not with_slow(True)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under ``-m "not slow"`` (the quick loop) do not even import :data:`SLOW_MODULES`: every test in them would be
+    deselected, and importing them (assertion rewriting, their corpora and helpers) cost ~1.5 CPU-s per pytest-xdist
+    worker. ``None`` leaves the decision to pytest."""
+    if collection_path.suffix != ".py" or not _slow_is_deselected(config):
+        return None
+    try:
+        module = collection_path.resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        return None
+    return True if module in SLOW_MODULES else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the tests of :data:`SLOW_MODULES` ``slow`` (one list, so marking needs no edit of those modules), and
     run them first: under ``-n 2`` the long tests then start early and the two workers finish together instead of
