@@ -442,6 +442,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            seeds=lambda: [p.read_bytes() for p in sorted(FIXTURES.glob("AISEC-MDL-1[12][0-9]/*/**/*"))
                           if p.is_file() and p.suffix in (".md", ".json", ".yaml")],
            description="model cards and metadata: secrets, URLs, script URIs, YAML front matter, library claims"),
+    Target(name="tflite", run=lambda d: run_analyzer("tflite", d),
+           seeds=lambda: [p.read_bytes() for p in sorted(FIXTURES.glob("AISEC-MDL-12[1-3]/*/*.tflite"))],
+           description="TFLite flatbuffer walker (root, vtables, operator_codes, custom and Flex ops)"),
     Target(name="sarif", run=run_sarif, seeds=_sarif, description="baseline SARIF reader"),
     Target(name="bundle", run=run_bundle, seeds=_bundles, description="OMS signature bundle parser"),
     Target(name="sniffed", run=run_sniffed, seeds=lambda: fixture_seeds({k.value for k in ArtifactKind}, limit=40),

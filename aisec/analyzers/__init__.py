@@ -70,6 +70,7 @@ REGISTRY: tuple[Registration, ...] = (
     Registration(module="aisec.analyzers.flax_msgpack", name="FlaxMsgpackAnalyzer", kinds=frozenset({K.BINARY})),
     Registration(module="aisec.analyzers.model_card", name="ModelCardAnalyzer",
                  kinds=frozenset({K.TEXT, K.JSON, K.CSV, K.JINJA})),
+    Registration(module="aisec.analyzers.tflite", name="TFLiteAnalyzer", kinds=frozenset({K.BINARY, K.PROTOBUF})),
 )
 """Every analyzer aisec runs, in the order it runs them. Register new analyzers here and nowhere else."""
 
