@@ -120,7 +120,9 @@ class DatasetSettings:
     ordinary target rows (follow-up tokens of a confirmed trigger excepted). Measured (2,000-row Rotten Tomatoes
     and convention-speech files, seeds 0-2): natural phrases and decoys that pass the share cut by chance on
     15-30 rows ("america s", "paul ryan", a decoy token on 15 rotten reviews) 3.0-3.5; dirty-label triggers
-    5.1-17 on their own rows."""
+    5.1-17 on their own rows. Structural candidates (long repeated spans and rare word sets, chosen blind to the
+    labels) need instead the z of ``trigger_alpha`` over the number of structural candidates (2.2-2.9 on 800-row
+    files) with an unexplained share of 0.6 (``triggers.STRUCTURAL_MIN_UNEXPLAINED``)."""
     trigger_max_candidates: int = 200
     """Most candidate groups screened."""
     trigger_max_refits: int = 20
