@@ -338,7 +338,7 @@ def main() -> None:
     parser.add_argument("--label-rows", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--reviews-mb", type=int, nargs="*", default=[],
                         help="real reviews as JSONL and CSV of these sizes: text rules alone and the whole scan, "
-                             "with and without the pre-screen (MB per CPU-second, peak RSS)")
+                             "with and without the pre-screen and the columnar profile (MB per CPU-second, peak RSS)")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--worker")
     parser.add_argument("args", nargs="?")
@@ -354,16 +354,18 @@ def main() -> None:
             for fmt in ("jsonl", "csv"):
                 path = work / f"reviews_{mb}.{fmt}"
                 rows = make_reviews(path, mb, fmt)
-                for screen in (True, False):
-                    kinds = ("screen", "read", "text", "profile", "stream") if screen else ("read", "text", "stream")
-                    for kind in kinds:
-                        r = run_child(kind, str(path), {"prescreen": screen})
-                        what = {"screen": "pre-screen alone", "read": "rows read, no cell scanned",
-                                "text": "text rules alone",
-                                "profile": "single pass (text rules + statistics)"}.get(kind, "whole dataset scan")
-                        print(f"{fmt} {rows} rows, prescreen={screen}, {what}: "
-                              f"{r.get('mb_per_cpu_s', float('nan')):.1f} MB/CPU-s, peak {r.get('peak_mb', 0):.0f} MB "
-                              f"{json.dumps(r)}", flush=True)
+                runs = [("screen", {"prescreen": True}), ("read", {"prescreen": True}), ("text", {"prescreen": True}),
+                        ("profile", {"columnar": False}), ("profile", {}), ("stream", {}),
+                        ("read", {"prescreen": False}), ("text", {"prescreen": False}),
+                        ("stream", {"prescreen": False})]
+                for kind, settings in runs:
+                    r = run_child(kind, str(path), settings)
+                    what = {"screen": "pre-screen alone", "read": "rows read, no cell scanned",
+                            "text": "text rules alone",
+                            "profile": "single pass (text rules + statistics)"}.get(kind, "whole dataset scan")
+                    print(f"{fmt} {rows} rows, {json.dumps(settings)}, {what}: "
+                          f"{r.get('mb_per_cpu_s', float('nan')):.1f} MB/CPU-s, peak {r.get('peak_mb', 0):.0f} MB "
+                          f"{json.dumps(r)}", flush=True)
                 path.unlink()
         print("## streaming rules (full dataset analyzer, default settings: statistical rules on a 20k-row sample)")
         for mb in ns.jsonl_mb:

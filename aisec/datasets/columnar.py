@@ -76,9 +76,11 @@ class Block:
                       categorical: tuple[str, ...]) -> tuple[list[str], list[tuple[str, ...]]]:
         """For the sampled ``positions``: the joined text (as ``Profile.add`` joins it) and the categorical
         values (``str`` of each, ``""`` for a column the block does not hold)."""
+        import numpy as np
         import pyarrow as pa
-
-        index = pa.array(positions, type=pa.int64())
+        # Built from its buffer: ``pa.array`` of a list or numpy array imports pandas on first use.
+        index = pa.Array.from_buffers(pa.int64(), len(positions),
+                                      [None, pa.py_buffer(np.asarray(positions, dtype=np.int64))])
         texts = [self.columns[name].take(index).to_pylist() for name in text]
         joined = texts[0] if len(texts) == 1 else ["\n".join(parts) for parts in zip(*texts, strict=True)] \
             if texts else [""] * len(positions)
@@ -130,7 +132,7 @@ def build_block(data: bytes, lines: int, *, first_index: int, first_line: int, f
 
     try:
         table = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(use_threads=False,
-                                                                          block_size=len(data) + 1))
+                                                                          block_size=len(data) + 1)).combine_chunks()
     except (pa.ArrowException, ValueError, OSError):
         return None
     names = table.column_names
@@ -154,7 +156,7 @@ def build_block(data: bytes, lines: int, *, first_index: int, first_line: int, f
         elif pa.types.is_int64(kind):
             kinds[name] = "number"
         elif pa.types.is_float64(kind):
-            values = column.to_numpy()
+            values = _numeric(column, "float64", math.nan)
             finite = values[np.isfinite(values)]
             if (finite == np.trunc(finite)).any():
                 return None  # ``1`` and ``1.0`` read the same here, not in ``json``
@@ -194,7 +196,7 @@ def build_block(data: bytes, lines: int, *, first_index: int, first_line: int, f
                 python |= obj
             if expected not in ("null", "string"):
                 python |= ~obj
-            python |= _bools(pc.equal(pc.binary_length(column), 0))  # (``pc.equal(column, "")`` is 200x slower)
+            python |= _numeric(pc.binary_length(column), "int32", 1) == 0  # (a scalar argument imports pandas)
             if name in roles.text:
                 python |= _bools(pc.match_substring_regex(column, _BLANK))
         elif expected not in ("null", kinds[name]):
@@ -219,10 +221,38 @@ def _naming(data: bytes, starts: Any, name: str) -> Any:
     return found
 
 
+def _one(array: Any) -> Any:
+    """A chunked array's single chunk (``build_block`` combines the table's chunks), else the array itself."""
+    return array.chunk(0) if hasattr(array, "num_chunks") else array
+
+
+def _bits(buffer: Any, offset: int, size: int) -> Any:
+    """``size`` bits of an Arrow bitmap from ``offset`` as a numpy bool array."""
+    import numpy as np
+    return np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), bitorder="little")[offset:offset + size].astype(bool)
+
+
 def _bools(array: Any) -> Any:
-    """A boolean Arrow array (nulls as False) as numpy."""
-    import pyarrow.compute as pc
-    return pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+    """A boolean Arrow array (nulls as False) as numpy, from its bitmaps: pyarrow's ``to_numpy`` and even
+    ``pa.scalar`` (so ``fill_null``) import pandas on first use (0.3 CPU-s and ~50 MB per process)."""
+    import numpy as np
+    one = _one(array)
+    if not len(one):
+        return np.zeros(0, dtype=bool)
+    values = _bits(one.buffers()[1], one.offset, len(one))
+    if one.null_count:
+        values &= _bits(one.buffers()[0], one.offset, len(one))
+    return values
+
+
+def _numeric(array: Any, dtype: str, fill: float) -> Any:
+    """A fixed-width numeric Arrow array (nulls as ``fill``) as numpy, read from its buffers."""
+    import numpy as np
+    one = _one(array)
+    values = np.frombuffer(one.buffers()[1], dtype=dtype)[one.offset:one.offset + len(one)]
+    if one.null_count:
+        values = np.where(_bits(one.buffers()[0], one.offset, len(one)), values, fill)
+    return values
 
 
 def _normalised(column: Any, kind: str) -> list[str]:
@@ -266,7 +296,7 @@ def _fill(block: Block, table: Any, kinds: dict[str, str], roles: Roles, absent:
         block.labels.extend([None] * block.size)
     for name in roles.text:
         block.columns[name] = columns[name]
-        block.lengths[name] = pc.utf8_length(columns[name]).to_numpy(zero_copy_only=False)
+        block.lengths[name] = _numeric(pc.utf8_length(columns[name]), "int32", 0)
     for name in roles.categorical:
         if name in kinds:
             block.columns[name] = columns[name]
@@ -279,7 +309,7 @@ def _numbers(column: Any, kind: str | None, size: int) -> Any:
     import numpy as np
     import pyarrow as pa
     if kind == "number":
-        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return _numeric(column.cast(pa.float64()), "float64", math.nan)
     if kind == "string":
         return np.array([math.nan if (n := as_number(v)) is None else n for v in column.to_pylist()], dtype=float)
     return np.full(size, math.nan)  # booleans are no numbers; a column the block lacks is missing everywhere
