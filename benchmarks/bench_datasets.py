@@ -318,9 +318,44 @@ def worker_aisec_labels(path: str, truth_path: str) -> dict[str, Any]:
             **_quality(found, truth), "triggers": triggers}
 
 
+def worker_aisec_label_part(path: str, truth_path: str) -> dict[str, Any]:
+    """aisec's label part alone on every row of the labelled JSONL (``labels.cross_validate`` +
+    ``labels.label_issues``, as ``cross_row_observations`` runs them), timed like the Datalab worker: reading the
+    records is inside the clock, library imports are not."""
+    from types import SimpleNamespace
+
+    import cleanlab.count
+    import cleanlab.filter  # noqa: F401
+    import scipy.stats  # noqa: F401
+    import sklearn.feature_extraction.text
+    import sklearn.linear_model
+    import sklearn.model_selection  # noqa: F401
+
+    from aisec.datasets import labels as label_rules
+    from aisec.datasets.profile import SampleRow
+    from aisec.datasets.settings import DatasetSettings
+
+    truth = json.loads(Path(truth_path).read_text())
+    settings = DatasetSettings()
+    base = _peak_mb()
+    start, cpu = time.perf_counter(), _cpu()
+    with open(path, encoding="utf-8") as handle:
+        rows = [SampleRow(index=i, line=i + 1, text=r["text"], label=r["label"], numeric=(), categorical=(),
+                          flagged=False) for i, r in enumerate(map(json.loads, handle))]
+    profile: Any = SimpleNamespace(settings=settings, sampled=False, rows=len(rows))
+    cv = label_rules.cross_validate(label_rules.usable_rows(rows, settings.cv_folds), (), folds=settings.cv_folds,
+                                    seed=settings.seed)
+    assert cv is not None
+    found = {int(str(o.detail["row"])) for o in label_rules.label_issues(profile, cv) if o.key == "dataset.label_issue"}
+    elapsed, cpu = time.perf_counter() - start, _cpu() - cpu
+    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_mb": _peak_mb(), "import_peak_mb": base,
+            **_quality(found, truth)}
+
+
 WORKERS = {"screen": worker_screen, "read": worker_read, "text": worker_text, "profile": worker_profile,
            "stream": worker_stream,
-           "datalab": worker_datalab, "aisec_labels": worker_aisec_labels}
+           "datalab": worker_datalab, "aisec_labels": worker_aisec_labels,
+           "aisec_label_part": worker_aisec_label_part}
 
 
 def run_child(kind: str, *args: Any) -> dict[str, Any]:
@@ -387,7 +422,7 @@ def main() -> None:
             truth = make_labelled(path, n) | {"rows": n}
             truth_path = work / f"truth_{n}.json"
             truth_path.write_text(json.dumps(truth))
-            for kind in ("aisec_labels", "datalab"):
+            for kind in ("aisec_labels", "aisec_label_part", "datalab"):
                 r = run_child(kind, str(path), str(truth_path))
                 print(f"{kind} {n} rows: {json.dumps(r)}", flush=True)
     finally:
